@@ -1,0 +1,64 @@
+//! `phivault bench`: one run, side by side, on the same synthetic patients.
+//!
+//! (a) pgcrypto `pgp_sym_encrypt` / `pgp_sym_decrypt`, search by decrypting;
+//! (b) plaintext PostgreSQL with ordinary indexes; (c) phivault storage on
+//! PostgreSQL; (d) phivault storage on SQLite; (e) in-process seal + open.
+//! PostgreSQL parts run when `--database` is given.
+
+mod data;
+mod pg;
+mod stats;
+mod vault;
+
+use stats::Row;
+
+use crate::out::{self, CliResult};
+
+/// Benchmark options.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Synthetic patients per backend.
+    #[arg(long, default_value_t = 20_000)]
+    pub n: usize,
+    /// PostgreSQL URL; enables (a), (b) and (c).
+    #[arg(long, env = "PHIVAULT_BENCH_DATABASE")]
+    pub database: Option<String>,
+    /// Reads and searches sampled per backend.
+    #[arg(long, default_value_t = 2_000)]
+    pub samples: usize,
+    /// Equality searches by decryption for pgcrypto (each scans every row).
+    #[arg(long, default_value_t = 3)]
+    pub pgcrypto_searches: usize,
+    /// Skip the pgcrypto part (it dominates the run time).
+    #[arg(long)]
+    pub skip_pgcrypto: bool,
+}
+
+/// Runs the benchmark and prints the table.
+pub async fn run(a: BenchArgs) -> CliResult {
+    let patients = data::patients(a.n);
+    out::line(format_args!(
+        "phivault bench: {} synthetic patients, 8 PHI fields each",
+        a.n
+    ));
+    let mut rows: Vec<Row> = Vec::new();
+    rows.extend(vault::seal_open());
+    if let Some(url) = &a.database {
+        if !a.skip_pgcrypto {
+            out::line("running (a) pgcrypto…");
+            rows.extend(pg::pgcrypto(url, &patients, a.samples, a.pgcrypto_searches).await?);
+        }
+        out::line("running (b) plaintext PostgreSQL…");
+        rows.extend(pg::plaintext(url, &patients, a.samples).await?);
+        out::line("running (c) phivault on PostgreSQL…");
+        rows.extend(
+            vault::backend(vault::Target::Postgres(url.clone()), &patients, a.samples).await?,
+        );
+    } else {
+        out::line("no --database: PostgreSQL parts (a), (b), (c) skipped");
+    }
+    out::line("running (d) phivault on SQLite…");
+    rows.extend(vault::backend(vault::Target::Sqlite, &patients, a.samples).await?);
+    stats::print(&rows);
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! `phivault`: the vault server and its tools.
+
+mod bench;
+mod demo;
+mod out;
+mod serve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// A self-hosted vault for protected health information.
+#[derive(Debug, Parser)]
+#[command(name = "phivault", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a data directory: schema, keyring, TLS certificate, admin token.
+    Init(InitArgs),
+    /// Run the server (initializes the data directory on first run).
+    Serve(ServeArgs),
+    /// Start a throwaway vault and walk through create, read, search, update, delete.
+    Demo,
+    /// Measure phivault against pgcrypto and plaintext PostgreSQL, side by side.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Debug, Args)]
+struct InitArgs {
+    /// Data directory.
+    #[arg(long, env = "PHIVAULT_DATA_DIR", default_value = "phivault-data")]
+    data_dir: PathBuf,
+    /// Write the admin token to this file (mode 0600) instead of printing it.
+    #[arg(long, env = "PHIVAULT_ADMIN_TOKEN_FILE")]
+    admin_token_file: Option<PathBuf>,
+    /// PostgreSQL URL (default: SQLite in the data directory).
+    #[arg(long, env = "PHIVAULT_DATABASE")]
+    database: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Data directory.
+    #[arg(long, env = "PHIVAULT_DATA_DIR", default_value = "phivault-data")]
+    data_dir: PathBuf,
+    /// Listen address [default: 127.0.0.1:8443].
+    #[arg(long, env = "PHIVAULT_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// PostgreSQL URL (default: SQLite in the data directory).
+    #[arg(long, env = "PHIVAULT_DATABASE")]
+    database: Option<String>,
+    /// PEM certificate chain (default: the data directory's self-signed one).
+    #[arg(long, env = "PHIVAULT_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key.
+    #[arg(long, env = "PHIVAULT_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain HTTP (refused on non-loopback addresses).
+    #[arg(long, env = "PHIVAULT_INSECURE_HTTP")]
+    insecure_http: bool,
+    /// Largest accepted request body in bytes [default: 1048576].
+    #[arg(long, env = "PHIVAULT_MAX_BODY_BYTES")]
+    max_body_bytes: Option<usize>,
+    /// Write a newly issued admin token to this file instead of printing it.
+    #[arg(long, env = "PHIVAULT_ADMIN_TOKEN_FILE")]
+    admin_token_file: Option<PathBuf>,
+}
+
+fn init_logging(default: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("PHIVAULT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let json = std::env::var("PHIVAULT_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(match cli.command {
+        Command::Demo | Command::Bench(_) => "warn",
+        _ => "info",
+    });
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            out::err(format_args!("error: cannot start the runtime: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Init(a) => serve::init_cmd(a.data_dir, a.database, a.admin_token_file).await,
+            Command::Serve(a) => serve::serve_cmd(a).await,
+            Command::Demo => demo::run().await,
+            Command::Bench(a) => bench::run(a).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            out::err(format_args!("error: {e}"));
+            ExitCode::FAILURE
+        }
+    }
+}

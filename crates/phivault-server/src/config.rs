@@ -1,0 +1,167 @@
+//! Server configuration. Precedence: command-line flags, then `PHIVAULT_*`
+//! environment variables (both handled by the CLI), then `config.toml` in the
+//! data directory, then the defaults below.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Values that may come from `config.toml`. Every field is optional.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Listen address.
+    pub listen: Option<SocketAddr>,
+    /// `postgres://…` for PostgreSQL; absent for the embedded SQLite file.
+    pub database: Option<String>,
+    /// PEM certificate chain.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key.
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP (loopback only).
+    pub insecure_http: Option<bool>,
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: Option<usize>,
+}
+
+/// Why configuration was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `config.toml` could not be read.
+    #[error("cannot read `{0}`: {1}")]
+    Read(PathBuf, std::io::Error),
+    /// `config.toml` is not valid.
+    #[error("`{0}` is not valid: {1}")]
+    Parse(PathBuf, String),
+    /// Plain HTTP was asked for on an address other than loopback.
+    #[error("`insecure_http` is refused on non-loopback address `{0}`: use TLS")]
+    InsecureNonLoopback(SocketAddr),
+    /// Only one of the certificate and key was given.
+    #[error("`tls_cert` and `tls_key` must be given together")]
+    TlsPair,
+}
+
+/// The resolved configuration the server runs with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// PostgreSQL URL, or `None` for SQLite in the data directory.
+    pub database: Option<String>,
+    /// Certificate and key paths.
+    pub tls_cert: PathBuf,
+    /// Private key path.
+    pub tls_key: PathBuf,
+    /// Serve plain HTTP (loopback only).
+    pub insecure_http: bool,
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+
+impl FileConfig {
+    /// Reads `config.toml` from the data directory if it exists.
+    pub fn load(data_dir: &Path) -> Result<Self, ConfigError> {
+        let path = data_dir.join("config.toml");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                toml::from_str(&text).map_err(|e| ConfigError::Parse(path, e.message().to_owned()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(ConfigError::Read(path, e)),
+        }
+    }
+}
+
+impl Config {
+    /// Merges flags/environment (`over`) over the file, over defaults, and
+    /// checks the result.
+    pub fn resolve(
+        data_dir: PathBuf,
+        over: FileConfig,
+        file: FileConfig,
+    ) -> Result<Self, ConfigError> {
+        let default_listen: SocketAddr =
+            DEFAULT_LISTEN.parse().map_err(|_| ConfigError::TlsPair)?;
+        let listen = over.listen.or(file.listen).unwrap_or(default_listen);
+        let cert = over.tls_cert.or(file.tls_cert);
+        let key = over.tls_key.or(file.tls_key);
+        let (tls_cert, tls_key) = match (cert, key) {
+            (Some(c), Some(k)) => (c, k),
+            (None, None) => (data_dir.join("tls/cert.pem"), data_dir.join("tls/key.pem")),
+            _ => return Err(ConfigError::TlsPair),
+        };
+        let insecure_http = over.insecure_http.or(file.insecure_http).unwrap_or(false);
+        if insecure_http && !listen.ip().is_loopback() {
+            return Err(ConfigError::InsecureNonLoopback(listen));
+        }
+        Ok(Self {
+            listen,
+            database: over.database.or(file.database),
+            tls_cert,
+            tls_key,
+            insecure_http,
+            max_body_bytes: over
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(1024 * 1024),
+            data_dir,
+        })
+    }
+
+    /// Where the embedded database lives.
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("phivault.db")
+    }
+
+    /// The database the store opens: the URL, or the SQLite file path.
+    pub fn store_location(&self) -> String {
+        self.database
+            .clone()
+            .unwrap_or_else(|| self.sqlite_path().to_string_lossy().into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_and_refusals() {
+        let file = FileConfig {
+            listen: Some("127.0.0.1:9000".parse().unwrap()),
+            max_body_bytes: Some(10),
+            ..Default::default()
+        };
+        let over = FileConfig {
+            listen: Some("127.0.0.1:9001".parse().unwrap()),
+            ..Default::default()
+        };
+        let c = Config::resolve("d".into(), over, file.clone()).unwrap();
+        assert_eq!(c.listen.port(), 9001);
+        assert_eq!(c.max_body_bytes, 10);
+        assert_eq!(c.tls_cert, PathBuf::from("d/tls/cert.pem"));
+        let insecure = FileConfig {
+            listen: Some("0.0.0.0:80".parse().unwrap()),
+            insecure_http: Some(true),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Config::resolve("d".into(), insecure, FileConfig::default()),
+            Err(ConfigError::InsecureNonLoopback(_))
+        ));
+        let half = FileConfig {
+            tls_cert: Some("c.pem".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Config::resolve("d".into(), half, file),
+            Err(ConfigError::TlsPair)
+        ));
+    }
+}

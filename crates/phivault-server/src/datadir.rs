@@ -1,0 +1,182 @@
+//! The data directory: layout, first-run initialization, and opening a vault.
+//!
+//! ```text
+//! phivault-data/            mode 0700
+//!   config.toml             optional settings
+//!   schema.toml             collection definitions
+//!   phivault.db             SQLite store (sealed PHI; no keys)
+//!   keys/keyring.json       KEKs and the blind-index root key, mode 0600
+//!   tls/cert.pem, key.pem   self-signed certificate (key mode 0600)
+//! ```
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use phivault_core::schema::Schema;
+use phivault_core::token;
+use phivault_keys::keyring::{Keyring, KeyringError};
+use phivault_store::{Store, StoreError, TokenRow};
+use zeroize::Zeroizing;
+
+use crate::clock::{Clock, micros};
+use crate::config::Config;
+use crate::vault::Vault;
+
+/// Data-directory failures. Paths and causes, never secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    /// A file or directory could not be created or read.
+    #[error("`{0}`: {1}")]
+    Io(PathBuf, std::io::Error),
+    /// `schema.toml` is invalid.
+    #[error("`{0}`: {1}")]
+    Schema(PathBuf, phivault_core::schema::SchemaError),
+    /// The keyring could not be opened or created.
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    /// The store could not be opened.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// TLS material could not be generated.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    /// Key material would live inside the PHI store.
+    #[error("refusing to start: {0}")]
+    Separation(String),
+    /// The system random generator failed.
+    #[error("the system random generator failed")]
+    Random,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError + '_ {
+    move |e| DataDirError::Io(path.to_owned(), e)
+}
+
+/// Writes a file readable by the owner only, atomically.
+pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), DataDirError> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(&tmp).map_err(io(&tmp))?;
+    f.write_all(contents).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    fs::rename(&tmp, path).map_err(io(path))?;
+    Ok(())
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), DataDirError> {
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
+    }
+    Ok(())
+}
+
+/// What `init` produced, to show the operator once.
+#[derive(Debug)]
+pub struct InitReport {
+    /// TLS certificate fingerprint (SHA-256).
+    pub fingerprint: String,
+}
+
+/// True when the data directory has a keyring (has been initialized).
+pub fn is_initialized(data_dir: &Path) -> bool {
+    data_dir
+        .join("keys")
+        .join(phivault_keys::keyring::FILE_NAME)
+        .exists()
+}
+
+/// Creates the layout: schema, keyring, TLS certificate. Leaves existing
+/// schema and certificate files alone.
+pub fn init(data_dir: &Path, now_rfc3339: &str) -> Result<InitReport, DataDirError> {
+    create_private_dir(data_dir)?;
+    let schema = data_dir.join("schema.toml");
+    if !schema.exists() {
+        write_private(&schema, Schema::default_toml().as_bytes())?;
+    }
+    create_private_dir(&data_dir.join("keys"))?;
+    Keyring::create(&data_dir.join("keys"), now_rfc3339)?;
+    let cert = data_dir.join("tls/cert.pem");
+    let fingerprint = if cert.exists() {
+        cert_fingerprint(&cert)?
+    } else {
+        let g = crate::tls::generate_self_signed()?;
+        create_private_dir(&data_dir.join("tls"))?;
+        write_private(&data_dir.join("tls/key.pem"), g.key_pem.as_bytes())?;
+        write_private(&cert, g.cert_pem.as_bytes())?;
+        g.fingerprint
+    };
+    Ok(InitReport { fingerprint })
+}
+
+/// The fingerprint of the first certificate in a PEM file.
+pub fn cert_fingerprint(path: &Path) -> Result<String, DataDirError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let der = CertificateDer::from_pem_file(path)
+        .map_err(|_| DataDirError::Tls(crate::tls::TlsError::Load(path.display().to_string())))?;
+    Ok(crate::tls::fingerprint(&der))
+}
+
+/// Refuses a configuration whose keyring would sit inside the PHI store.
+pub fn check_separation(config: &Config, keyring: &Path) -> Result<(), DataDirError> {
+    let canon = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    let key = canon(keyring);
+    if config.database.is_none() {
+        let db = canon(&config.sqlite_path());
+        if key == db || key.starts_with(&db) {
+            return Err(DataDirError::Separation(
+                "the keyring path is the SQLite PHI database; keep keys apart from PHI".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Opens the vault described by `config`.
+pub async fn open(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<(Vault, Keyring), DataDirError> {
+    let schema_path = config.data_dir.join("schema.toml");
+    let text = fs::read_to_string(&schema_path).map_err(io(&schema_path))?;
+    let schema =
+        Schema::from_toml(&text).map_err(|e| DataDirError::Schema(schema_path.clone(), e))?;
+    let keyring = Keyring::open(&config.data_dir.join("keys"))?;
+    check_separation(config, keyring.path())?;
+    let store = phivault_store::open(&config.store_location()).await?;
+    let keys: Arc<dyn phivault_keys::KeyProvider> =
+        Arc::new(Keyring::open(&config.data_dir.join("keys"))?);
+    let vault = Vault::new(schema, store, keys, keyring.index_root(), clock);
+    Ok((vault, keyring))
+}
+
+/// Issues an administrator token and stores its hash; returns the token text
+/// (to be shown once).
+pub async fn issue_admin_token(
+    store: &Arc<dyn Store>,
+    clock: &dyn Clock,
+) -> Result<Zeroizing<String>, DataDirError> {
+    let t = token::issue().map_err(|_| DataDirError::Random)?;
+    store
+        .insert_token(TokenRow {
+            id: t.id.clone(),
+            hash: t.hash.to_vec(),
+            principal: "admin".into(),
+            admin: true,
+            created_at: micros(clock.now()),
+            disabled: false,
+        })
+        .await?;
+    Ok(t.text)
+}

@@ -1,0 +1,14 @@
+//! The phivault server: the vault service (core + keys + store), the HTTP API
+//! over rustls, configuration and the data directory.
+
+pub mod clock;
+pub mod config;
+pub mod datadir;
+pub mod embedded;
+pub mod http;
+pub mod tls;
+pub mod vault;
+
+pub use clock::{Clock, SystemClock};
+pub use config::Config;
+pub use vault::Vault;

@@ -1,0 +1,157 @@
+//! The vault service: validates, seals, indexes and stores records, and opens
+//! them for authorized readers. Every operation takes a [`Grant`] from the
+//! decision point and refuses one that does not cover it.
+
+mod ops;
+mod search;
+mod view;
+
+use std::sync::Arc;
+
+use phivault_core::blind_index::BlindIndexer;
+use phivault_core::policy::{Action, Grant};
+use phivault_core::record::RecordError;
+use phivault_core::schema::{Collection, Schema};
+use phivault_core::validate::{ValidationContext, ValueError};
+use phivault_keys::KeyProvider;
+use phivault_store::{ErrorKind, Store, StoreError};
+
+pub use search::SearchRequest;
+pub use view::{Disclosed, FieldOut, RecordView};
+
+use crate::clock::Clock;
+
+/// Why a vault operation failed. Messages name fields, never values.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    /// The grant does not cover this operation.
+    #[error("not authorized")]
+    Forbidden,
+    /// No such collection.
+    #[error("collection `{0}` does not exist")]
+    UnknownCollection(String),
+    /// No such record (or the id is malformed).
+    #[error("record not found")]
+    NotFound,
+    /// The fields were rejected.
+    #[error(transparent)]
+    Invalid(#[from] RecordError),
+    /// A search named a field or index that cannot be searched.
+    #[error("field `{0}` is not searchable")]
+    NotSearchable(String),
+    /// A request member other than a field is wrong.
+    #[error("field `{field}`: {problem}")]
+    BadRequest {
+        /// The member.
+        field: &'static str,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// A concurrent change won; retry.
+    #[error("the record changed concurrently; retry")]
+    Conflict,
+    /// Stored ciphertext or wrapped key failed to authenticate.
+    #[error("record failed its integrity check")]
+    Integrity,
+    /// Key provider failure.
+    #[error("key provider failed")]
+    Keys,
+    /// Storage failure.
+    #[error("storage failed: {0}")]
+    Store(StoreError),
+    /// Random generator or sealing failure.
+    #[error("cryptographic operation failed")]
+    Crypto,
+}
+
+impl From<StoreError> for VaultError {
+    fn from(e: StoreError) -> Self {
+        match e.kind() {
+            ErrorKind::NotFound => Self::NotFound,
+            ErrorKind::Conflict => Self::Conflict,
+            _ => Self::Store(e),
+        }
+    }
+}
+
+impl From<ValueError> for VaultError {
+    fn from(e: ValueError) -> Self {
+        Self::Invalid(RecordError::Value(e))
+    }
+}
+
+/// The vault: schema, key provider, blind indexer and store.
+pub struct Vault {
+    schema: Schema,
+    store: Arc<dyn Store>,
+    keys: Arc<dyn KeyProvider>,
+    indexer: BlindIndexer,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault")
+            .field("store", &self.store.backend())
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vault {
+    /// Assembles a vault.
+    pub fn new(
+        schema: Schema,
+        store: Arc<dyn Store>,
+        keys: Arc<dyn KeyProvider>,
+        index_root: &zeroize::Zeroizing<[u8; 32]>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let indexer = BlindIndexer::new(index_root, &schema);
+        Self {
+            schema,
+            store,
+            keys,
+            indexer,
+            clock,
+        }
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    fn check(
+        &self,
+        grant: &Grant,
+        action: &Action,
+        collection: &str,
+    ) -> Result<&Collection, VaultError> {
+        if !grant.covers(action, collection) {
+            return Err(VaultError::Forbidden);
+        }
+        self.schema
+            .collection(collection)
+            .ok_or_else(|| VaultError::UnknownCollection(collection.to_owned()))
+    }
+
+    fn validation_context(&self) -> ValidationContext {
+        let today = self
+            .clock
+            .now()
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .date();
+        ValidationContext { today }
+    }
+}

@@ -1,0 +1,183 @@
+//! Exact-match search through blind indexes.
+//!
+//! The value is validated and normalized exactly as on write, hashed into a
+//! tag, and looked up in the index. Each hit is opened and its value compared
+//! again, so a tag collision can never return a wrong record.
+
+use std::collections::BTreeMap;
+
+use phivault_core::PhiValue;
+use phivault_core::policy::{Action, Grant};
+use phivault_core::schema::Collection;
+use phivault_core::validate;
+
+use super::view::{FieldOut, RecordView};
+use super::{Vault, VaultError};
+
+/// The most records one search returns.
+pub const MAX_RESULTS: u32 = 1000;
+
+/// A parsed search request body.
+#[derive(Debug)]
+pub enum SearchRequest {
+    /// `{"field": "ssn", "value": "…"}`.
+    Field {
+        /// Field name.
+        field: String,
+        /// The value sought (PHI).
+        value: serde_json::Value,
+        /// At most this many results.
+        limit: u32,
+    },
+    /// `{"fields": {"name": "…", "birth_date": "…"}}` for a compound index.
+    Compound {
+        /// Field names and values.
+        fields: serde_json::Map<String, serde_json::Value>,
+        /// At most this many results.
+        limit: u32,
+    },
+}
+
+impl SearchRequest {
+    /// Parses a request body; errors name the member.
+    pub fn parse(mut body: serde_json::Map<String, serde_json::Value>) -> Result<Self, VaultError> {
+        let bad = |field, problem| VaultError::BadRequest { field, problem };
+        let limit = match body.remove("limit") {
+            None => 100,
+            Some(v) => v
+                .as_u64()
+                .filter(|n| (1..=u64::from(MAX_RESULTS)).contains(n))
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or(bad("limit", "must be an integer from 1 to 1000"))?,
+        };
+        let field = body.remove("field");
+        let value = body.remove("value");
+        let fields = body.remove("fields");
+        if let Some(k) = body.keys().next() {
+            return Err(VaultError::BadRequest {
+                field: "body",
+                problem: if k.is_empty() {
+                    "has an empty member"
+                } else {
+                    "has an unknown member"
+                },
+            });
+        }
+        match (field, value, fields) {
+            (Some(serde_json::Value::String(field)), Some(value), None) => Ok(Self::Field {
+                field,
+                value,
+                limit,
+            }),
+            (None, None, Some(serde_json::Value::Object(fields))) => {
+                Ok(Self::Compound { fields, limit })
+            }
+            (Some(_), Some(_), None) => Err(bad("field", "must be a string")),
+            (None, None, Some(_)) => Err(bad("fields", "must be an object")),
+            _ => Err(bad("field", "give `field` and `value`, or `fields`")),
+        }
+    }
+}
+
+impl Vault {
+    /// Runs a search.
+    pub async fn search(
+        &self,
+        grant: &Grant,
+        collection: &str,
+        req: SearchRequest,
+    ) -> Result<Vec<RecordView>, VaultError> {
+        let coll = self.check(grant, &Action::Search, collection)?;
+        let ctx = self.validation_context();
+        let (index, wanted, limit) = match req {
+            SearchRequest::Field {
+                field,
+                value,
+                limit,
+            } => {
+                let def = coll
+                    .field(&field)
+                    .filter(|d| d.search)
+                    .ok_or_else(|| VaultError::NotSearchable(field.clone()))?;
+                let n = validate::validate(def, value, &ctx)?
+                    .normalized
+                    .ok_or_else(|| VaultError::NotSearchable(field.clone()))?;
+                (field.clone(), vec![(field, n)], limit)
+            }
+            SearchRequest::Compound { mut fields, limit } => {
+                let names: Vec<&String> = fields.keys().collect();
+                let c = coll
+                    .compound
+                    .iter()
+                    .find(|c| {
+                        c.fields.len() == names.len() && c.fields.iter().all(|f| names.contains(&f))
+                    })
+                    .ok_or_else(|| {
+                        VaultError::NotSearchable(
+                            names
+                                .iter()
+                                .map(|s| s.as_str())
+                                .collect::<Vec<_>>()
+                                .join("+"),
+                        )
+                    })?;
+                let mut wanted = Vec::new();
+                for f in &c.fields {
+                    let def = coll
+                        .field(f)
+                        .ok_or_else(|| VaultError::NotSearchable(f.clone()))?;
+                    let value = fields.remove(f).unwrap_or(serde_json::Value::Null);
+                    let n = validate::validate(def, value, &ctx)?
+                        .normalized
+                        .ok_or_else(|| VaultError::NotSearchable(f.clone()))?;
+                    wanted.push((f.clone(), n));
+                }
+                (c.name.clone(), wanted, limit)
+            }
+        };
+        let parts: Vec<&PhiValue> = wanted.iter().map(|(_, v)| v).collect();
+        let tag = self
+            .indexer
+            .tag(collection, &index, &parts)
+            .ok_or_else(|| VaultError::NotSearchable(index.clone()))?;
+        let hits = self
+            .store
+            .search(collection, &index, tag.as_bytes(), limit)
+            .await?;
+        let mut out = Vec::with_capacity(hits.len());
+        for stored in hits {
+            let opened = self.open(coll, stored).await?;
+            if self.matches(coll, &opened.view, &wanted)? {
+                out.push(opened.view);
+            }
+        }
+        Ok(out)
+    }
+
+    fn matches(
+        &self,
+        coll: &Collection,
+        view: &RecordView,
+        wanted: &[(String, PhiValue)],
+    ) -> Result<bool, VaultError> {
+        let ctx = self.validation_context();
+        let mut have = BTreeMap::new();
+        for (name, _) in wanted {
+            let def = coll
+                .field(name)
+                .ok_or_else(|| VaultError::NotSearchable(name.clone()))?;
+            let text = match view.fields.get(name) {
+                Some(FieldOut::Phi(p)) => p.expose().to_owned(),
+                Some(FieldOut::Plain(serde_json::Value::String(s))) => s.clone(),
+                _ => return Ok(false),
+            };
+            have.insert(
+                name,
+                validate::validate(def, serde_json::Value::String(text), &ctx)?.normalized,
+            );
+        }
+        Ok(wanted
+            .iter()
+            .all(|(name, want)| have.get(name).and_then(|h| h.as_ref()) == Some(want)))
+    }
+}

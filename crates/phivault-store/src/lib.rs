@@ -1,0 +1,88 @@
+//! Storage adapters behind one [`Store`] trait: SQLite (the embedded default,
+//! one file in the data directory) and PostgreSQL (production).
+//!
+//! A store only ever sees sealed fields, wrapped data keys and blind-index
+//! tags; it holds no key and cannot read PHI. Every write is one transaction.
+
+mod error;
+pub mod postgres;
+pub mod sqlite;
+mod types;
+
+pub use error::{ErrorKind, StoreError};
+pub use types::{IndexEntry, StoredRecord, TokenRow};
+
+/// The storage contract. Both backends pass the same conformance suite
+/// (`tests/conformance.rs`).
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Inserts a record and its blind-index entries atomically.
+    async fn insert_record(
+        &self,
+        rec: StoredRecord,
+        index: Vec<IndexEntry>,
+    ) -> Result<(), StoreError>;
+
+    /// One record by collection and id.
+    async fn get_record(
+        &self,
+        collection: &str,
+        id: &str,
+    ) -> Result<Option<StoredRecord>, StoreError>;
+
+    /// Replaces a record whose `updated_at` is still `expected_updated_at`,
+    /// dropping the index entries named in `drop_indexes` and adding `index`.
+    /// `ErrorKind::NotFound` if the record is gone, `ErrorKind::Conflict` if
+    /// it changed in between.
+    async fn update_record(
+        &self,
+        rec: StoredRecord,
+        expected_updated_at: i64,
+        drop_indexes: Vec<String>,
+        index: Vec<IndexEntry>,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes a record and its index entries; false if it did not exist.
+    async fn delete_record(&self, collection: &str, id: &str) -> Result<bool, StoreError>;
+
+    /// Records whose index entry `index` has `tag` (an index lookup, never a scan).
+    async fn search(
+        &self,
+        collection: &str,
+        index: &str,
+        tag: &[u8],
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>, StoreError>;
+
+    /// Stores a new token.
+    async fn insert_token(&self, token: TokenRow) -> Result<(), StoreError>;
+
+    /// A token by id.
+    async fn get_token(&self, id: &str) -> Result<Option<TokenRow>, StoreError>;
+
+    /// Number of stored tokens (zero on a fresh database).
+    async fn count_tokens(&self) -> Result<u64, StoreError>;
+
+    /// Number of records, per collection (for status pages and benchmarks).
+    async fn count_records(&self, collection: &str) -> Result<u64, StoreError>;
+}
+
+/// Opens the store named by a URL: `postgres://…` or a SQLite file path.
+///
+/// A PostgreSQL URL may carry `schema=NAME` among its query parameters to put
+/// phivault's tables in that schema (default `phivault`).
+pub async fn open(url_or_path: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    if url_or_path.starts_with("postgres://") || url_or_path.starts_with("postgresql://") {
+        let (url, schema) = postgres::split_schema(url_or_path);
+        Ok(std::sync::Arc::new(
+            postgres::PgStore::connect(&url, &schema).await?,
+        ))
+    } else {
+        Ok(std::sync::Arc::new(sqlite::SqliteStore::open(
+            std::path::Path::new(url_or_path),
+        )?))
+    }
+}

@@ -1,0 +1,69 @@
+//! Versioned schema migrations for PostgreSQL, applied under an advisory
+//! lock so several server processes can start at once. Append only.
+
+use deadpool_postgres::Object;
+
+use crate::StoreError;
+
+const STEPS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE records (
+        id          TEXT PRIMARY KEY,
+        collection  TEXT NOT NULL,
+        patient_id  TEXT,
+        created_at  BIGINT NOT NULL,
+        updated_at  BIGINT NOT NULL,
+        kek_version BIGINT NOT NULL,
+        wrapped_dek BYTEA NOT NULL,
+        sealed      JSONB NOT NULL,
+        plain       JSONB NOT NULL
+    );
+    CREATE INDEX records_collection ON records (collection, created_at);
+    CREATE INDEX records_patient ON records (patient_id) WHERE patient_id IS NOT NULL;
+    CREATE INDEX records_kek ON records (kek_version);
+    CREATE TABLE blind_index (
+        collection TEXT NOT NULL,
+        idx        TEXT NOT NULL,
+        tag        BYTEA NOT NULL,
+        record_id  TEXT NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+        PRIMARY KEY (collection, idx, tag, record_id)
+    );
+    CREATE INDEX blind_index_record ON blind_index (record_id);
+    CREATE TABLE tokens (
+        id         TEXT PRIMARY KEY,
+        hash       BYTEA NOT NULL,
+        principal  TEXT NOT NULL,
+        admin      BOOLEAN NOT NULL,
+        created_at BIGINT NOT NULL,
+        disabled   BOOLEAN NOT NULL DEFAULT false
+    );",
+)];
+
+pub(super) async fn apply(client: &mut Object, schema: &str) -> Result<(), StoreError> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock(7243001)", &[])
+        .await?;
+    tx.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema}; SET LOCAL search_path TO {schema}"
+    ))
+    .await?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        .await?;
+    let current: i64 = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await?
+        .try_get(0)?;
+    for (version, sql) in STEPS.iter().filter(|(v, _)| *v > current) {
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[version],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! Versioned schema migrations for SQLite. Append only: never edit a shipped step.
+
+use rusqlite::{Connection, params};
+
+use crate::StoreError;
+
+const STEPS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE records (
+        id          TEXT PRIMARY KEY,
+        collection  TEXT NOT NULL,
+        patient_id  TEXT,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        kek_version INTEGER NOT NULL,
+        wrapped_dek BLOB NOT NULL,
+        sealed      TEXT NOT NULL,
+        plain       TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX records_collection ON records (collection, created_at);
+    CREATE INDEX records_patient ON records (patient_id) WHERE patient_id IS NOT NULL;
+    CREATE INDEX records_kek ON records (kek_version);
+    CREATE TABLE blind_index (
+        collection TEXT NOT NULL,
+        idx        TEXT NOT NULL,
+        tag        BLOB NOT NULL,
+        record_id  TEXT NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+        PRIMARY KEY (collection, idx, tag, record_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX blind_index_record ON blind_index (record_id);
+    CREATE TABLE tokens (
+        id         TEXT PRIMARY KEY,
+        hash       BLOB NOT NULL,
+        principal  TEXT NOT NULL,
+        admin      INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        disabled   INTEGER NOT NULL DEFAULT 0
+    );",
+)];
+
+pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let current: i64 = tx.query_row(
+        "SELECT coalesce(max(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
+    for (version, sql) in STEPS.iter().filter(|(v, _)| *v > current) {
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, strftime('%s','now'))",
+            params![version],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}

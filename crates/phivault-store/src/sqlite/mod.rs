@@ -1,0 +1,258 @@
+//! SQLite: the embedded default. One file; WAL mode with `synchronous=FULL`
+//! so an acknowledged write survives a power cut; one writer thread that
+//! commits queued writes together (group commit), and a small pool of reader
+//! connections.
+
+mod migrations;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use tokio::sync::Semaphore;
+
+use crate::{ErrorKind, IndexEntry, Store, StoreError, StoredRecord, TokenRow};
+use writer::{Job, Writer};
+
+const READERS: usize = 4;
+
+/// The SQLite store.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Writer,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    permits: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let c = Connection::open(path)?;
+    c.busy_timeout(std::time::Duration::from_secs(5))?;
+    c.pragma_update(None, "journal_mode", "WAL")?;
+    c.pragma_update(None, "synchronous", "FULL")?;
+    c.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(c)
+}
+
+const RECORD_COLUMNS: &str = "r.collection, r.id, r.patient_id, r.created_at, r.updated_at, r.kek_version, r.wrapped_dek, r.sealed, r.plain";
+
+fn record_from_row(row: &Row<'_>) -> rusqlite::Result<(StoredRecord, String, String)> {
+    let sealed: String = row.get(7)?;
+    let plain: String = row.get(8)?;
+    Ok((
+        StoredRecord {
+            collection: row.get(0)?,
+            id: row.get(1)?,
+            patient_id: row.get(2)?,
+            created_at: row.get(3)?,
+            updated_at: row.get(4)?,
+            kek_version: row.get(5)?,
+            wrapped_dek: row.get(6)?,
+            sealed: Default::default(),
+            plain: Default::default(),
+        },
+        sealed,
+        plain,
+    ))
+}
+
+fn finish(parts: (StoredRecord, String, String)) -> Result<StoredRecord, StoreError> {
+    let (mut r, sealed, plain) = parts;
+    r.sealed = StoredRecord::parse_sealed(&sealed)?;
+    r.plain = StoredRecord::parse_plain(&plain)?;
+    Ok(r)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies migrations.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut w = connect(path)?;
+        migrations::apply(&mut w)?;
+        let readers = (0..READERS)
+            .map(|_| connect(path))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            path: path.to_owned(),
+            writer: Writer::spawn(w)?,
+            readers: Arc::new(Mutex::new(readers)),
+            permits: Arc::new(Semaphore::new(READERS)),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::new(ErrorKind::Unavailable, "store is closed"))?;
+        let pool = Arc::clone(&self.readers);
+        let poisoned = || StoreError::new(ErrorKind::Unavailable, "reader pool poisoned");
+        tokio::task::spawn_blocking(move || {
+            let conn = pool
+                .lock()
+                .map_err(|_| poisoned())?
+                .pop()
+                .ok_or_else(poisoned)?;
+            let out = f(&conn);
+            pool.lock().map_err(|_| poisoned())?.push(conn);
+            out
+        })
+        .await
+        .map_err(|_| StoreError::new(ErrorKind::Unavailable, "reader task failed"))?
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn insert_record(
+        &self,
+        rec: StoredRecord,
+        index: Vec<IndexEntry>,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .submit(Job::Insert { rec, index })
+            .await
+            .map(|_| ())
+    }
+
+    async fn get_record(
+        &self,
+        collection: &str,
+        id: &str,
+    ) -> Result<Option<StoredRecord>, StoreError> {
+        let (c, i) = (collection.to_owned(), id.to_owned());
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {RECORD_COLUMNS} FROM records r WHERE r.id = ?1 AND r.collection = ?2"
+            );
+            let mut st = conn.prepare_cached(&sql)?;
+            st.query_row(params![i, c], record_from_row)
+                .optional()?
+                .map(finish)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn update_record(
+        &self,
+        rec: StoredRecord,
+        expected_updated_at: i64,
+        drop_indexes: Vec<String>,
+        index: Vec<IndexEntry>,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .submit(Job::Update {
+                rec,
+                expected_updated_at,
+                drop_indexes,
+                index,
+            })
+            .await
+            .map(|_| ())
+    }
+
+    async fn delete_record(&self, collection: &str, id: &str) -> Result<bool, StoreError> {
+        self.writer
+            .submit(Job::Delete {
+                collection: collection.to_owned(),
+                id: id.to_owned(),
+            })
+            .await
+    }
+
+    async fn search(
+        &self,
+        collection: &str,
+        index: &str,
+        tag: &[u8],
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        let (c, i, t) = (collection.to_owned(), index.to_owned(), tag.to_vec());
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {RECORD_COLUMNS} FROM blind_index b JOIN records r ON r.id = b.record_id \
+                 WHERE b.collection = ?1 AND b.idx = ?2 AND b.tag = ?3 ORDER BY r.created_at LIMIT ?4"
+            );
+            let mut st = conn.prepare_cached(&sql)?;
+            let rows = st.query_map(params![c, i, t, limit], record_from_row)?;
+            let mut out = Vec::new();
+            for r in rows {
+                out.push(finish(r?)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn insert_token(&self, token: TokenRow) -> Result<(), StoreError> {
+        self.writer
+            .submit(Job::InsertToken(token))
+            .await
+            .map(|_| ())
+    }
+
+    async fn get_token(&self, id: &str) -> Result<Option<TokenRow>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(
+                "SELECT id, hash, principal, admin, created_at, disabled FROM tokens WHERE id = ?1",
+            )?;
+            Ok(st
+                .query_row(params![id], |r| {
+                    Ok(TokenRow {
+                        id: r.get(0)?,
+                        hash: r.get(1)?,
+                        principal: r.get(2)?,
+                        admin: r.get(3)?,
+                        created_at: r.get(4)?,
+                        disabled: r.get(5)?,
+                    })
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn count_tokens(&self) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            let n: i64 = conn.query_row("SELECT count(*) FROM tokens", [], |r| r.get(0))?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn count_records(&self, collection: &str) -> Result<u64, StoreError> {
+        let c = collection.to_owned();
+        self.read(move |conn| {
+            let n: i64 = conn.query_row(
+                "SELECT count(*) FROM records WHERE collection = ?1",
+                params![c],
+                |r| r.get(0),
+            )?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+}

@@ -1,0 +1,211 @@
+//! The single writer thread with group commit.
+//!
+//! Writers queue jobs; the thread takes every job waiting (up to a batch
+//! limit), runs each inside its own savepoint of one transaction, commits
+//! (one fsync for the batch), and only then answers each job. A job that
+//! fails rolls back to its savepoint and leaves nothing half-written; the
+//! others still commit.
+
+use std::sync::mpsc;
+
+use rusqlite::{Connection, params};
+use tokio::sync::oneshot;
+
+use crate::{ErrorKind, IndexEntry, StoreError, StoredRecord, TokenRow};
+
+const MAX_BATCH: usize = 512;
+
+pub(super) enum Job {
+    Insert {
+        rec: StoredRecord,
+        index: Vec<IndexEntry>,
+    },
+    Update {
+        rec: StoredRecord,
+        expected_updated_at: i64,
+        drop_indexes: Vec<String>,
+        index: Vec<IndexEntry>,
+    },
+    Delete {
+        collection: String,
+        id: String,
+    },
+    InsertToken(TokenRow),
+}
+
+type Reply = oneshot::Sender<Result<bool, StoreError>>;
+
+pub(super) struct Writer {
+    tx: mpsc::SyncSender<(Job, Reply)>,
+}
+
+fn closed() -> StoreError {
+    StoreError::new(ErrorKind::Unavailable, "sqlite writer stopped")
+}
+
+impl Writer {
+    pub(super) fn spawn(conn: Connection) -> Result<Self, StoreError> {
+        let (tx, rx) = mpsc::sync_channel::<(Job, Reply)>(4096);
+        std::thread::Builder::new()
+            .name("phivault-sqlite-writer".into())
+            .spawn(move || run(conn, rx))
+            .map_err(|_| StoreError::new(ErrorKind::Unavailable, "cannot start sqlite writer"))?;
+        Ok(Self { tx })
+    }
+
+    pub(super) async fn submit(&self, job: Job) -> Result<bool, StoreError> {
+        let (reply, wait) = oneshot::channel();
+        let tx = self.tx.clone();
+        // The queue is bounded: a full queue applies back-pressure.
+        match tx.try_send((job, reply)) {
+            Ok(()) => {}
+            Err(mpsc::TrySendError::Full(item)) => {
+                tokio::task::spawn_blocking(move || tx.send(item).map_err(|_| closed()))
+                    .await
+                    .map_err(|_| closed())??;
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => return Err(closed()),
+        }
+        wait.await.map_err(|_| closed())?
+    }
+}
+
+fn run(mut conn: Connection, rx: mpsc::Receiver<(Job, Reply)>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let results = commit_batch(&mut conn, &batch);
+        match results {
+            Ok(results) => {
+                for ((_, reply), r) in batch.into_iter().zip(results) {
+                    let _ = reply.send(r);
+                }
+            }
+            Err(e) => {
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+fn commit_batch(
+    conn: &mut Connection,
+    batch: &[(Job, Reply)],
+) -> Result<Vec<Result<bool, StoreError>>, StoreError> {
+    let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut results = Vec::with_capacity(batch.len());
+    for (job, _) in batch {
+        let sp = tx.savepoint()?;
+        let r = apply(&sp, job);
+        if r.is_ok() {
+            sp.commit()?;
+        } else {
+            drop(sp); // rolls back to the savepoint
+        }
+        results.push(r);
+    }
+    tx.commit()?;
+    Ok(results)
+}
+
+fn insert_index(
+    tx: &Connection,
+    collection: &str,
+    id: &str,
+    index: &[IndexEntry],
+) -> Result<(), StoreError> {
+    let mut st = tx.prepare_cached(
+        "INSERT INTO blind_index (collection, idx, tag, record_id) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for e in index {
+        st.execute(params![collection, e.index, e.tag, id])?;
+    }
+    Ok(())
+}
+
+fn apply(tx: &Connection, job: &Job) -> Result<bool, StoreError> {
+    match job {
+        Job::Insert { rec, index } => {
+            tx.prepare_cached(
+                "INSERT INTO records (id, collection, patient_id, created_at, updated_at, kek_version, wrapped_dek, sealed, plain)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                rec.id,
+                rec.collection,
+                rec.patient_id,
+                rec.created_at,
+                rec.updated_at,
+                rec.kek_version,
+                rec.wrapped_dek,
+                rec.sealed_json(),
+                serde_json::Value::Object(rec.plain.clone()).to_string(),
+            ])?;
+            insert_index(tx, &rec.collection, &rec.id, index)?;
+            Ok(true)
+        }
+        Job::Update {
+            rec,
+            expected_updated_at,
+            drop_indexes,
+            index,
+        } => {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE records SET updated_at = ?1, kek_version = ?2, wrapped_dek = ?3, sealed = ?4, plain = ?5
+                     WHERE id = ?6 AND collection = ?7 AND updated_at = ?8",
+                )?
+                .execute(params![
+                    rec.updated_at,
+                    rec.kek_version,
+                    rec.wrapped_dek,
+                    rec.sealed_json(),
+                    serde_json::Value::Object(rec.plain.clone()).to_string(),
+                    rec.id,
+                    rec.collection,
+                    expected_updated_at,
+                ])?;
+            if n == 0 {
+                let exists: i64 = tx.query_row(
+                    "SELECT count(*) FROM records WHERE id = ?1 AND collection = ?2",
+                    params![rec.id, rec.collection],
+                    |r| r.get(0),
+                )?;
+                return Err(if exists == 0 {
+                    StoreError::new(ErrorKind::NotFound, "no such record")
+                } else {
+                    StoreError::new(ErrorKind::Conflict, "record changed concurrently")
+                });
+            }
+            let mut st =
+                tx.prepare_cached("DELETE FROM blind_index WHERE record_id = ?1 AND idx = ?2")?;
+            for name in drop_indexes {
+                st.execute(params![rec.id, name])?;
+            }
+            insert_index(tx, &rec.collection, &rec.id, index)?;
+            Ok(true)
+        }
+        Job::Delete { collection, id } => {
+            tx.prepare_cached("DELETE FROM blind_index WHERE record_id = ?1")?
+                .execute(params![id])?;
+            let n = tx
+                .prepare_cached("DELETE FROM records WHERE id = ?1 AND collection = ?2")?
+                .execute(params![id, collection])?;
+            Ok(n > 0)
+        }
+        Job::InsertToken(t) => {
+            tx.prepare_cached(
+                "INSERT INTO tokens (id, hash, principal, admin, created_at, disabled) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![t.id, t.hash, t.principal, t.admin, t.created_at, t.disabled])?;
+            Ok(true)
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! One conformance suite, run against every backend: SQLite always, and
+//! PostgreSQL when `PHIVAULT_TEST_POSTGRES_URL` is set. With
+//! `PHIVAULT_REQUIRE_POSTGRES=1` (as CI sets) a missing URL fails the run
+//! instead of skipping the PostgreSQL half.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stderr,
+    reason = "tests"
+)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use phivault_store::{ErrorKind, IndexEntry, Store, StoredRecord, TokenRow};
+
+fn rec(id: &str, t: i64) -> StoredRecord {
+    let mut sealed = BTreeMap::new();
+    sealed.insert("ssn".to_owned(), vec![1, 2, 3, id.len() as u8]);
+    sealed.insert("name".to_owned(), vec![9; 40]);
+    let mut plain = serde_json::Map::new();
+    plain.insert("department".into(), serde_json::json!("cardiology"));
+    StoredRecord {
+        collection: "patients".into(),
+        id: id.into(),
+        patient_id: Some(id.into()),
+        created_at: t,
+        updated_at: t,
+        kek_version: 1,
+        wrapped_dek: vec![7; 60],
+        sealed,
+        plain,
+    }
+}
+
+fn idx(name: &str, tag: u8) -> IndexEntry {
+    IndexEntry {
+        index: name.into(),
+        tag: vec![tag; 16],
+    }
+}
+
+async fn suite(s: Arc<dyn Store>) {
+    // Insert and read back.
+    let a = rec("00000000-0000-4000-8000-00000000000a", 10);
+    s.insert_record(a.clone(), vec![idx("ssn", 1), idx("email", 2)])
+        .await
+        .unwrap();
+    let got = s.get_record("patients", &a.id).await.unwrap().unwrap();
+    assert_eq!(got, a);
+    assert!(
+        s.get_record("encounters", &a.id).await.unwrap().is_none(),
+        "collection is part of the key"
+    );
+    assert!(s.get_record("patients", "nope").await.unwrap().is_none());
+
+    // Search is by exact tag and index name.
+    assert_eq!(
+        s.search("patients", "ssn", &[1; 16], 10).await.unwrap(),
+        vec![a.clone()]
+    );
+    assert!(
+        s.search("patients", "ssn", &[2; 16], 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.search("patients", "email", &[1; 16], 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A duplicate id fails as a conflict and leaves nothing half-written.
+    let dup = rec(&a.id, 11);
+    let e = s.insert_record(dup, vec![idx("ssn", 9)]).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict);
+    assert!(
+        s.search("patients", "ssn", &[9; 16], 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Update with optimistic concurrency replaces named index entries.
+    let mut a2 = a.clone();
+    a2.updated_at = 20;
+    a2.sealed.insert("ssn".into(), vec![4, 4, 4]);
+    s.update_record(a2.clone(), 10, vec!["ssn".into()], vec![idx("ssn", 3)])
+        .await
+        .unwrap();
+    assert_eq!(s.get_record("patients", &a.id).await.unwrap().unwrap(), a2);
+    assert!(
+        s.search("patients", "ssn", &[1; 16], 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.search("patients", "ssn", &[3; 16], 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.search("patients", "email", &[2; 16], 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let stale = s
+        .update_record(a2.clone(), 10, vec![], vec![])
+        .await
+        .unwrap_err();
+    assert_eq!(stale.kind(), ErrorKind::Conflict);
+    let mut ghost = rec("00000000-0000-4000-8000-0000000000ff", 1);
+    ghost.updated_at = 2;
+    let e = s.update_record(ghost, 1, vec![], vec![]).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+
+    // Many concurrent writers (group commit on SQLite): all land.
+    let mut tasks = Vec::new();
+    for i in 0..100u8 {
+        let s = Arc::clone(&s);
+        tasks.push(tokio::spawn(async move {
+            let id = format!("00000000-0000-4000-8000-0000000001{i:02x}");
+            s.insert_record(rec(&id, 100 + i64::from(i)), vec![idx("mrn", i)])
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(s.count_records("patients").await.unwrap(), 101);
+    assert_eq!(
+        s.search("patients", "mrn", &[42; 16], 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Delete removes the record and its index entries.
+    assert!(s.delete_record("patients", &a.id).await.unwrap());
+    assert!(!s.delete_record("patients", &a.id).await.unwrap());
+    assert!(s.get_record("patients", &a.id).await.unwrap().is_none());
+    assert!(
+        s.search("patients", "email", &[2; 16], 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Tokens.
+    let t = TokenRow {
+        id: "0123456789abcdef".into(),
+        hash: vec![5; 32],
+        principal: "admin".into(),
+        admin: true,
+        created_at: 1,
+        disabled: false,
+    };
+    s.insert_token(t.clone()).await.unwrap();
+    assert_eq!(s.get_token(&t.id).await.unwrap(), Some(t.clone()));
+    assert_eq!(
+        s.insert_token(t).await.unwrap_err().kind(),
+        ErrorKind::Conflict
+    );
+    assert!(s.get_token("ffffffffffffffff").await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_conformance() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = phivault_store::sqlite::SqliteStore::open(&dir.path().join("t.db")).unwrap();
+    suite(Arc::new(s)).await;
+}
+
+/// The PostgreSQL URL for tests, or `None` to skip (failing instead when CI
+/// requires PostgreSQL).
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("PHIVAULT_TEST_POSTGRES_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var("PHIVAULT_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "PHIVAULT_REQUIRE_POSTGRES=1 but PHIVAULT_TEST_POSTGRES_URL is not set: the PostgreSQL suite would be skipped"
+            );
+            eprintln!("skipping PostgreSQL conformance: PHIVAULT_TEST_POSTGRES_URL is not set");
+            None
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_conformance() {
+    let Some(url) = postgres_url() else { return };
+    let schema = format!("pv_conf_{}", std::process::id());
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .await
+        .unwrap();
+    let s = phivault_store::postgres::PgStore::connect(&url, &schema)
+        .await
+        .unwrap();
+    suite(Arc::new(s)).await;
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+}
