@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-
 use crate::{ErrorKind, StoreError};
+
+/// Version byte of the sealed-fields column format.
+const SEALED_FORMAT: u8 = 1;
 
 /// A record as stored: sealed PHI fields, plain fields, the wrapped DEK.
 #[derive(Clone, PartialEq)]
@@ -42,27 +42,60 @@ impl fmt::Debug for StoredRecord {
 }
 
 impl StoredRecord {
-    /// Sealed fields as a JSON object of base64 strings (the column format).
-    pub fn sealed_json(&self) -> String {
-        let m: serde_json::Map<String, serde_json::Value> = self
-            .sealed
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::String(STANDARD.encode(v))))
-            .collect();
-        serde_json::Value::Object(m).to_string()
+    /// Sealed fields in the column format: `0x01 | count u16 | (name_len u8 |
+    /// name | len u32 | sealed)*`, names in ascending order, big-endian
+    /// lengths. Binary keeps the column small and cheap to read and write.
+    pub fn encode_sealed(&self) -> Vec<u8> {
+        Self::encode_sealed_fields(&self.sealed)
     }
 
-    /// Parses the sealed-fields column.
-    pub fn parse_sealed(text: &str) -> Result<BTreeMap<String, Vec<u8>>, StoreError> {
+    /// [`Self::encode_sealed`] for a map of sealed fields.
+    pub fn encode_sealed_fields(sealed: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
+        let size: usize = sealed.iter().map(|(k, v)| 5 + k.len() + v.len()).sum();
+        let mut out = Vec::with_capacity(3 + size);
+        out.push(SEALED_FORMAT);
+        let count = u16::try_from(sealed.len()).unwrap_or(u16::MAX);
+        out.extend_from_slice(&count.to_be_bytes());
+        for (name, ct) in sealed.iter().take(usize::from(count)) {
+            let n = u8::try_from(name.len()).unwrap_or(u8::MAX);
+            out.push(n);
+            out.extend_from_slice(name.as_bytes().get(..usize::from(n)).unwrap_or_default());
+            let len = u32::try_from(ct.len()).unwrap_or(u32::MAX);
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(ct);
+        }
+        out
+    }
+
+    /// Parses the sealed-fields column (strictly: ordered unique names, no
+    /// trailing bytes).
+    pub fn decode_sealed(b: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, StoreError> {
         let corrupt = || StoreError::new(ErrorKind::Corrupt, "sealed fields column is malformed");
-        let v: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(text).map_err(|_| corrupt())?;
-        v.into_iter()
-            .map(|(k, v)| {
-                let s = v.as_str().ok_or_else(corrupt)?;
-                Ok((k, STANDARD.decode(s).map_err(|_| corrupt())?))
-            })
-            .collect()
+        let (&ver, rest) = b.split_first().ok_or_else(corrupt)?;
+        if ver != SEALED_FORMAT {
+            return Err(corrupt());
+        }
+        let (count, mut rest) = rest.split_first_chunk::<2>().ok_or_else(corrupt)?;
+        let mut out = BTreeMap::new();
+        let mut last: Option<String> = None;
+        for _ in 0..u16::from_be_bytes(*count) {
+            let (&n, r) = rest.split_first().ok_or_else(corrupt)?;
+            let (name, r) = r.split_at_checked(usize::from(n)).ok_or_else(corrupt)?;
+            let (len, r) = r.split_first_chunk::<4>().ok_or_else(corrupt)?;
+            let len = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| corrupt())?;
+            let (ct, r) = r.split_at_checked(len).ok_or_else(corrupt)?;
+            let name = std::str::from_utf8(name).map_err(|_| corrupt())?.to_owned();
+            if last.as_ref().is_some_and(|l| *l >= name) {
+                return Err(corrupt());
+            }
+            last = Some(name.clone());
+            out.insert(name, ct.to_vec());
+            rest = r;
+        }
+        if !rest.is_empty() {
+            return Err(corrupt());
+        }
+        Ok(out)
     }
 
     /// Parses the plain-fields column.
@@ -106,5 +139,45 @@ impl fmt::Debug for TokenRow {
             .field("id", &self.id)
             .field("principal", &self.principal)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(fields: &[(&str, &[u8])]) -> StoredRecord {
+        StoredRecord {
+            collection: "patients".into(),
+            id: "x".into(),
+            patient_id: None,
+            created_at: 0,
+            updated_at: 0,
+            kek_version: 1,
+            wrapped_dek: vec![],
+            sealed: fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.to_vec()))
+                .collect(),
+            plain: serde_json::Map::new(),
+        }
+    }
+
+    #[test]
+    fn sealed_column_round_trips_and_rejects_garbage() {
+        let r = rec(&[("ssn", b"\x01abc"), ("name", b""), ("notes", &[0u8; 300])]);
+        let enc = r.encode_sealed();
+        assert_eq!(StoredRecord::decode_sealed(&enc).unwrap(), r.sealed);
+        assert!(StoredRecord::decode_sealed(&[]).is_err());
+        assert!(StoredRecord::decode_sealed(&[2, 0, 0]).is_err());
+        let mut trailing = enc.clone();
+        trailing.push(0);
+        assert!(StoredRecord::decode_sealed(&trailing).is_err());
+        for cut in 0..enc.len() {
+            assert!(StoredRecord::decode_sealed(enc.get(..cut).unwrap()).is_err());
+        }
+        // Duplicate or unordered names are refused.
+        let dup = [1, 0, 2, 1, b'a', 0, 0, 0, 0, 1, b'a', 0, 0, 0, 0];
+        assert!(StoredRecord::decode_sealed(&dup).is_err());
     }
 }

@@ -145,6 +145,15 @@ async fn suite(s: Arc<dyn Store>) {
         1
     );
 
+    // Deleting under the wrong collection touches nothing, index entries included.
+    assert!(!s.delete_record("encounters", &a.id).await.unwrap());
+    assert_eq!(
+        s.search("patients", "email", &[2; 16], 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     // Delete removes the record and its index entries.
     assert!(s.delete_record("patients", &a.id).await.unwrap());
     assert!(!s.delete_record("patients", &a.id).await.unwrap());

@@ -15,7 +15,7 @@ const STEPS: &[(i64, &str)] = &[(
         updated_at  BIGINT NOT NULL,
         kek_version BIGINT NOT NULL,
         wrapped_dek BYTEA NOT NULL,
-        sealed      JSONB NOT NULL,
+        sealed      BYTEA NOT NULL,
         plain       JSONB NOT NULL
     );
     CREATE INDEX records_collection ON records (collection, created_at);
@@ -25,7 +25,7 @@ const STEPS: &[(i64, &str)] = &[(
         collection TEXT NOT NULL,
         idx        TEXT NOT NULL,
         tag        BYTEA NOT NULL,
-        record_id  TEXT NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+        record_id  TEXT NOT NULL,
         PRIMARY KEY (collection, idx, tag, record_id)
     );
     CREATE INDEX blind_index_record ON blind_index (record_id);

@@ -26,11 +26,11 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
-const RECORD_COLUMNS: &str = "r.collection, r.id, r.patient_id, r.created_at, r.updated_at, r.kek_version, r.wrapped_dek, r.sealed::text, r.plain::text";
+const RECORD_COLUMNS: &str = "r.collection, r.id, r.patient_id, r.created_at, r.updated_at, r.kek_version, r.wrapped_dek, r.sealed, r.plain::text";
 
 fn record(row: &Row) -> Result<StoredRecord, StoreError> {
     let kek: i64 = row.try_get(5)?;
-    let sealed: String = row.try_get(7)?;
+    let sealed: Vec<u8> = row.try_get(7)?;
     let plain: String = row.try_get(8)?;
     Ok(StoredRecord {
         collection: row.try_get(0)?,
@@ -41,7 +41,7 @@ fn record(row: &Row) -> Result<StoredRecord, StoreError> {
         kek_version: u32::try_from(kek)
             .map_err(|_| StoreError::new(ErrorKind::Corrupt, "kek version out of range"))?,
         wrapped_dek: row.try_get(6)?,
-        sealed: StoredRecord::parse_sealed(&sealed)?,
+        sealed: StoredRecord::decode_sealed(&sealed)?,
         plain: StoredRecord::parse_plain(&plain)?,
     })
 }
@@ -140,7 +140,7 @@ impl Store for PgStore {
             .prepare_cached(
                 "WITH r AS (
                    INSERT INTO records (id, collection, patient_id, created_at, updated_at, kek_version, wrapped_dek, sealed, plain)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9::text::jsonb) RETURNING id)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb) RETURNING id)
                  INSERT INTO blind_index (collection, idx, tag, record_id)
                  SELECT $2, u.idx, u.tag, r.id FROM r, unnest($10::text[], $11::bytea[]) AS u(idx, tag)",
             )
@@ -157,7 +157,7 @@ impl Store for PgStore {
                 &rec.updated_at,
                 &i64::from(rec.kek_version),
                 &rec.wrapped_dek,
-                &rec.sealed_json(),
+                &rec.encode_sealed(),
                 &plain,
                 &names,
                 &tags,
@@ -195,13 +195,13 @@ impl Store for PgStore {
         let plain = serde_json::Value::Object(rec.plain.clone()).to_string();
         let n = tx
             .execute(
-                "UPDATE records SET updated_at = $1, kek_version = $2, wrapped_dek = $3, sealed = $4::text::jsonb, plain = $5::text::jsonb
+                "UPDATE records SET updated_at = $1, kek_version = $2, wrapped_dek = $3, sealed = $4, plain = $5::text::jsonb
                  WHERE id = $6 AND collection = $7 AND updated_at = $8",
                 &[
                     &rec.updated_at,
                     &i64::from(rec.kek_version),
                     &rec.wrapped_dek,
-                    &rec.sealed_json(),
+                    &rec.encode_sealed(),
                     &plain,
                     &rec.id,
                     &rec.collection,
@@ -241,11 +241,16 @@ impl Store for PgStore {
 
     async fn delete_record(&self, collection: &str, id: &str) -> Result<bool, StoreError> {
         let c = self.pool.get().await?;
-        // The index entries go with the record (ON DELETE CASCADE), in one statement.
+        // The record and its index entries go in one statement (atomic).
         let st = c
-            .prepare_cached("DELETE FROM records WHERE id = $1 AND collection = $2")
+            .prepare_cached(
+                "WITH r AS (DELETE FROM records WHERE id = $1 AND collection = $2 RETURNING id),
+                      b AS (DELETE FROM blind_index WHERE record_id IN (SELECT id FROM r))
+                 SELECT count(*) FROM r",
+            )
             .await?;
-        Ok(c.execute(&st, &[&id, &collection]).await? > 0)
+        let n: i64 = c.query_one(&st, &[&id, &collection]).await?.try_get(0)?;
+        Ok(n > 0)
     }
 
     async fn search(

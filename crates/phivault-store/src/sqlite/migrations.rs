@@ -14,7 +14,7 @@ const STEPS: &[(i64, &str)] = &[(
         updated_at  INTEGER NOT NULL,
         kek_version INTEGER NOT NULL,
         wrapped_dek BLOB NOT NULL,
-        sealed      TEXT NOT NULL,
+        sealed      BLOB NOT NULL,
         plain       TEXT NOT NULL
     ) WITHOUT ROWID;
     CREATE INDEX records_collection ON records (collection, created_at);
@@ -24,7 +24,7 @@ const STEPS: &[(i64, &str)] = &[(
         collection TEXT NOT NULL,
         idx        TEXT NOT NULL,
         tag        BLOB NOT NULL,
-        record_id  TEXT NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+        record_id  TEXT NOT NULL,
         PRIMARY KEY (collection, idx, tag, record_id)
     ) WITHOUT ROWID;
     CREATE INDEX blind_index_record ON blind_index (record_id);

@@ -44,8 +44,8 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
 
 const RECORD_COLUMNS: &str = "r.collection, r.id, r.patient_id, r.created_at, r.updated_at, r.kek_version, r.wrapped_dek, r.sealed, r.plain";
 
-fn record_from_row(row: &Row<'_>) -> rusqlite::Result<(StoredRecord, String, String)> {
-    let sealed: String = row.get(7)?;
+fn record_from_row(row: &Row<'_>) -> rusqlite::Result<(StoredRecord, Vec<u8>, String)> {
+    let sealed: Vec<u8> = row.get(7)?;
     let plain: String = row.get(8)?;
     Ok((
         StoredRecord {
@@ -64,9 +64,9 @@ fn record_from_row(row: &Row<'_>) -> rusqlite::Result<(StoredRecord, String, Str
     ))
 }
 
-fn finish(parts: (StoredRecord, String, String)) -> Result<StoredRecord, StoreError> {
+fn finish(parts: (StoredRecord, Vec<u8>, String)) -> Result<StoredRecord, StoreError> {
     let (mut r, sealed, plain) = parts;
-    r.sealed = StoredRecord::parse_sealed(&sealed)?;
+    r.sealed = StoredRecord::decode_sealed(&sealed)?;
     r.plain = StoredRecord::parse_plain(&plain)?;
     Ok(r)
 }

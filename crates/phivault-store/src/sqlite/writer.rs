@@ -145,7 +145,7 @@ fn apply(tx: &Connection, job: &Job) -> Result<bool, StoreError> {
                 rec.updated_at,
                 rec.kek_version,
                 rec.wrapped_dek,
-                rec.sealed_json(),
+                rec.encode_sealed(),
                 serde_json::Value::Object(rec.plain.clone()).to_string(),
             ])?;
             insert_index(tx, &rec.collection, &rec.id, index)?;
@@ -166,7 +166,7 @@ fn apply(tx: &Connection, job: &Job) -> Result<bool, StoreError> {
                     rec.updated_at,
                     rec.kek_version,
                     rec.wrapped_dek,
-                    rec.sealed_json(),
+                    rec.encode_sealed(),
                     serde_json::Value::Object(rec.plain.clone()).to_string(),
                     rec.id,
                     rec.collection,
@@ -193,11 +193,13 @@ fn apply(tx: &Connection, job: &Job) -> Result<bool, StoreError> {
             Ok(true)
         }
         Job::Delete { collection, id } => {
-            tx.prepare_cached("DELETE FROM blind_index WHERE record_id = ?1")?
-                .execute(params![id])?;
             let n = tx
                 .prepare_cached("DELETE FROM records WHERE id = ?1 AND collection = ?2")?
                 .execute(params![id, collection])?;
+            if n > 0 {
+                tx.prepare_cached("DELETE FROM blind_index WHERE record_id = ?1")?
+                    .execute(params![id])?;
+            }
             Ok(n > 0)
         }
         Job::InsertToken(t) => {
