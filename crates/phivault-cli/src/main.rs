@@ -74,8 +74,13 @@ struct ServeArgs {
 
 fn init_logging(default: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_env("PHIVAULT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let mut directives = std::env::var("PHIVAULT_LOG").unwrap_or_else(|_| default.to_owned());
+    // rustls warns about every client quirk (an IP address sent as SNI, say);
+    // those are the client's business, not operator alerts.
+    if !directives.contains("rustls") {
+        directives.push_str(",rustls=error");
+    }
+    let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new(default));
     let json = std::env::var("PHIVAULT_LOG_FORMAT").is_ok_and(|v| v == "json");
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -70,7 +70,7 @@ pub async fn backend(
     let root = keyring.index_root().clone();
     let vault = Vault::new(
         schema,
-        store,
+        store.clone(),
         Arc::new(keyring),
         &root,
         Arc::new(SystemClock),
@@ -91,7 +91,7 @@ pub async fn backend(
     }
     let n = patients.len().max(1);
     let step = (n / samples.max(1)).max(1);
-    let (mut t_read, mut t_search) = (Vec::new(), Vec::new());
+    let (mut t_read, mut t_search, mut t_raw) = (Vec::new(), Vec::new(), Vec::new());
     for i in (0..n).step_by(step).take(samples) {
         let (Some(id), Some(p)) = (ids.get(i), patients.get(i)) else {
             continue;
@@ -99,6 +99,9 @@ pub async fn backend(
         let t = Instant::now();
         vault.get(&g_view, "patients", id.as_str()).await?;
         t_read.push(t.elapsed());
+        let t = Instant::now();
+        store.get_record("patients", id.as_str()).await?;
+        t_raw.push(t.elapsed());
         let req = SearchRequest::Field {
             field: "ssn".into(),
             value: serde_json::Value::String(p.get("ssn").to_owned()),
@@ -120,6 +123,7 @@ pub async fn backend(
     Ok(vec![
         row(system, "insert", t_ins),
         row(system, "read", t_read),
+        row(system, "  of which store fetch", t_raw),
         row(system, "search ssn", t_search),
     ])
 }

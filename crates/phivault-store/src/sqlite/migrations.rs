@@ -16,7 +16,7 @@ const STEPS: &[(i64, &str)] = &[(
         wrapped_dek BLOB NOT NULL,
         sealed      BLOB NOT NULL,
         plain       TEXT NOT NULL
-    ) WITHOUT ROWID;
+    );
     CREATE INDEX records_collection ON records (collection, created_at);
     CREATE INDEX records_patient ON records (patient_id) WHERE patient_id IS NOT NULL;
     CREATE INDEX records_kek ON records (kek_version);

@@ -3,6 +3,7 @@
 //! commits queued writes together (group commit), and a small pool of reader
 //! connections.
 
+mod checkpoint;
 mod migrations;
 mod writer;
 
@@ -13,9 +14,13 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::Semaphore;
 
 use crate::{ErrorKind, IndexEntry, Store, StoreError, StoredRecord, TokenRow};
+use checkpoint::Checkpointer;
 use writer::{Job, Writer};
 
 const READERS: usize = 4;
+
+/// How long a connection waits for a lock before reporting busy.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The SQLite store.
 pub struct SqliteStore {
@@ -23,6 +28,7 @@ pub struct SqliteStore {
     writer: Writer,
     readers: Arc<Mutex<Vec<Connection>>>,
     permits: Arc<Semaphore>,
+    _checkpointer: Checkpointer,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -33,12 +39,34 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// Creates the database file readable by its owner only (SQLite gives the
+/// `-wal` and `-shm` files the same mode).
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io = |_| StoreError::new(ErrorKind::Unavailable, "cannot create the sqlite file");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(io)
+}
+
 pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
     let c = Connection::open(path)?;
-    c.busy_timeout(std::time::Duration::from_secs(5))?;
+    c.busy_timeout(BUSY_TIMEOUT)?;
     c.pragma_update(None, "journal_mode", "WAL")?;
     c.pragma_update(None, "synchronous", "FULL")?;
     c.pragma_update(None, "foreign_keys", "ON")?;
+    // The writer's per-request savepoints journal into memory, not a temp
+    // file; an 8 MiB page cache keeps random-key index pages hot; checkpoints
+    // run on their own thread (see `checkpoint`).
+    c.pragma_update(None, "temp_store", "MEMORY")?;
+    c.pragma_update(None, "cache_size", -8_192)?;
+    c.pragma_update(None, "wal_autocheckpoint", 0)?;
+    c.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     Ok(c)
 }
 
@@ -74,14 +102,17 @@ fn finish(parts: (StoredRecord, Vec<u8>, String)) -> Result<StoredRecord, StoreE
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies migrations.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        create_private(path)?;
         let mut w = connect(path)?;
+        let restart = Arc::new(std::sync::atomic::AtomicBool::new(false));
         migrations::apply(&mut w)?;
         let readers = (0..READERS)
             .map(|_| connect(path))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             path: path.to_owned(),
-            writer: Writer::spawn(w)?,
+            writer: Writer::spawn(w, Arc::clone(&restart))?,
+            _checkpointer: Checkpointer::spawn(connect(path)?, restart)?,
             readers: Arc::new(Mutex::new(readers)),
             permits: Arc::new(Semaphore::new(READERS)),
         })

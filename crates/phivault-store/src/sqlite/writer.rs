@@ -6,7 +6,10 @@
 //! fails rolls back to its savepoint and leaves nothing half-written; the
 //! others still commit.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+use std::time::Duration;
 
 use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
@@ -44,11 +47,11 @@ fn closed() -> StoreError {
 }
 
 impl Writer {
-    pub(super) fn spawn(conn: Connection) -> Result<Self, StoreError> {
+    pub(super) fn spawn(conn: Connection, restart: Arc<AtomicBool>) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::sync_channel::<(Job, Reply)>(4096);
         std::thread::Builder::new()
             .name("phivault-sqlite-writer".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, rx, restart))
             .map_err(|_| StoreError::new(ErrorKind::Unavailable, "cannot start sqlite writer"))?;
         Ok(Self { tx })
     }
@@ -70,8 +73,13 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, rx: mpsc::Receiver<(Job, Reply)>) {
+fn run(mut conn: Connection, rx: mpsc::Receiver<(Job, Reply)>, restart: Arc<AtomicBool>) {
     while let Ok(first) = rx.recv() {
+        // Between batches the writer holds no transaction: the cheapest moment
+        // to restart a WAL that the checkpointer has (almost) fully copied.
+        if restart.swap(false, Ordering::AcqRel) && !try_restart_wal(&conn) {
+            restart.store(true, Ordering::Release);
+        }
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -93,6 +101,22 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<(Job, Reply)>) {
             }
         }
     }
+}
+
+/// One non-blocking attempt: while the checkpointer is mid-copy the attempt
+/// fails at once (and is retried after the next batch) instead of stalling
+/// every request queued behind the writer.
+fn try_restart_wal(conn: &Connection) -> bool {
+    if conn.busy_timeout(Duration::ZERO).is_err() {
+        return false;
+    }
+    let done = conn
+        .query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0))
+        .is_ok_and(|busy| busy == 0);
+    if let Err(e) = conn.busy_timeout(super::BUSY_TIMEOUT) {
+        tracing::warn!(code = ?e.sqlite_error_code(), "sqlite busy timeout not restored");
+    }
+    done
 }
 
 fn commit_batch(
