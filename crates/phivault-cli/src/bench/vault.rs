@@ -28,6 +28,7 @@ fn grant(action: Action) -> Result<policy::Grant, Box<dyn std::error::Error + Se
         id: "bench".into(),
         token_id: "bench".into(),
         admin: true,
+        roles: Vec::new(),
     };
     let ctx = RequestContext {
         ip: std::net::IpAddr::from([127, 0, 0, 1]),
@@ -36,6 +37,7 @@ fn grant(action: Action) -> Result<policy::Grant, Box<dyn std::error::Error + Se
     let res = Resource {
         collection: "patients",
         record: None,
+        relation: policy::Relation::default(),
     };
     match policy::authorize(&admin, &action, res, &ctx) {
         Decision::Allow { grant, .. } => Ok(grant),

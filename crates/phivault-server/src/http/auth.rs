@@ -41,6 +41,7 @@ pub async fn authenticate(
         id: row.principal,
         token_id: row.id,
         admin: row.admin,
+        roles: Vec::new(),
     });
     Ok(next.run(req).await)
 }

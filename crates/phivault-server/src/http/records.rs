@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{ConnectInfo, Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use phivault_core::policy::{Action, Principal, Resource};
+use phivault_core::policy::{Action, Principal, Relation, Resource};
 use serde_json::json;
 
 use super::body::JsonObject;
@@ -17,7 +17,11 @@ use crate::vault::{Disclosed, SearchRequest};
 type Peer = ConnectInfo<SocketAddr>;
 
 fn res<'a>(collection: &'a str, record: Option<&'a str>) -> Resource<'a> {
-    Resource { collection, record }
+    Resource {
+        collection,
+        record,
+        relation: Relation::default(),
+    }
 }
 
 /// `GET /healthz`.
