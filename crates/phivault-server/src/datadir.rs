@@ -17,7 +17,7 @@ use std::sync::Arc;
 use phivault_core::schema::Schema;
 use phivault_core::token;
 use phivault_keys::keyring::{Keyring, KeyringError};
-use phivault_store::{Store, StoreError, TokenRow};
+use phivault_store::{Store, StoreError, TokenKind, TokenRow};
 use zeroize::Zeroizing;
 
 use crate::clock::{Clock, micros};
@@ -176,6 +176,9 @@ pub async fn issue_admin_token(
             admin: true,
             created_at: micros(clock.now()),
             disabled: false,
+            kind: TokenKind::Api,
+            expires_at: None,
+            last_used_at: None,
         })
         .await?;
     Ok(t.text)

@@ -4,18 +4,20 @@
 //! A store only ever sees sealed fields, wrapped data keys and blind-index
 //! tags; it holds no key and cannot read PHI. Every write is one transaction.
 
+mod access;
 mod error;
 pub mod postgres;
 pub mod sqlite;
 mod types;
 
+pub use access::AccessStore;
 pub use error::{ErrorKind, StoreError};
-pub use types::{IndexEntry, StoredRecord, TokenRow};
+pub use types::{BreakGlassRow, IndexEntry, StoredRecord, TokenKind, TokenRow, UserRow};
 
 /// The storage contract. Both backends pass the same conformance suite
 /// (`tests/conformance.rs`).
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: AccessStore + Send + Sync + std::fmt::Debug {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

@@ -131,6 +131,82 @@ pub struct TokenRow {
     pub created_at: i64,
     /// Revoked tokens stay for the audit trail.
     pub disabled: bool,
+    /// An API token or a session.
+    pub kind: TokenKind,
+    /// Absolute expiry (sessions), microseconds since the Unix epoch.
+    pub expires_at: Option<i64>,
+    /// Last use (sessions, for the idle timeout), microseconds.
+    pub last_used_at: Option<i64>,
+}
+
+/// What a token is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A long-lived API token, exchanged for sessions.
+    Api,
+    /// A session: idle timeout and absolute lifetime.
+    Session,
+}
+
+impl TokenKind {
+    /// The column value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Session => "session",
+        }
+    }
+
+    /// Parses the column value.
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "api" => Ok(Self::Api),
+            "session" => Ok(Self::Session),
+            _ => Err(StoreError::new(ErrorKind::Corrupt, "unknown token kind")),
+        }
+    }
+}
+
+/// A user (no PHI: an id and a display name chosen by the administrator).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    /// Unique user id (e.g. `jdoe@clinic.example`).
+    pub id: String,
+    /// Display name.
+    pub display_name: String,
+    /// Role names.
+    pub roles: Vec<String>,
+    /// Disabled users cannot authenticate.
+    pub disabled: bool,
+    /// Creation time, microseconds.
+    pub created_at: i64,
+}
+
+/// A break-glass grant.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BreakGlassRow {
+    /// Grant id.
+    pub id: String,
+    /// Who asked.
+    pub user_id: String,
+    /// For which patient (record id).
+    pub patient_id: String,
+    /// The justification given (may itself mention clinical facts: never logged).
+    pub reason: String,
+    /// When granted, microseconds.
+    pub granted_at: i64,
+    /// When it lapses, microseconds.
+    pub expires_at: i64,
+}
+
+impl fmt::Debug for BreakGlassRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BreakGlassRow")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("patient_id", &self.patient_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for TokenRow {

@@ -14,7 +14,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use phivault_store::{ErrorKind, IndexEntry, Store, StoredRecord, TokenRow};
+use phivault_store::{
+    BreakGlassRow, ErrorKind, IndexEntry, Store, StoredRecord, TokenKind, TokenRow, UserRow,
+};
 
 fn rec(id: &str, t: i64) -> StoredRecord {
     let mut sealed = BTreeMap::new();
@@ -173,6 +175,9 @@ async fn suite(s: Arc<dyn Store>) {
         admin: true,
         created_at: 1,
         disabled: false,
+        kind: TokenKind::Api,
+        expires_at: None,
+        last_used_at: None,
     };
     s.insert_token(t.clone()).await.unwrap();
     assert_eq!(s.get_token(&t.id).await.unwrap(), Some(t.clone()));
@@ -181,6 +186,110 @@ async fn suite(s: Arc<dyn Store>) {
         ErrorKind::Conflict
     );
     assert!(s.get_token("ffffffffffffffff").await.unwrap().is_none());
+
+    access_suite(s).await;
+}
+
+/// Users, roles, sessions, care teams, break-glass.
+async fn access_suite(s: Arc<dyn Store>) {
+    s.put_role("nurse", r#"{"role":"nurse"}"#, 1).await.unwrap();
+    s.put_role(
+        "nurse",
+        r#"{"role":"nurse","permissions":["view:patients"]}"#,
+        2,
+    )
+    .await
+    .unwrap();
+    s.put_role("clerk", r#"{"role":"clerk"}"#, 3).await.unwrap();
+    let roles = s.list_roles().await.unwrap();
+    assert_eq!(roles.len(), 2);
+    assert_eq!(roles[1].0, "nurse");
+    assert!(roles[1].1.contains("view:patients"));
+
+    let u = UserRow {
+        id: "jdoe@clinic.example".into(),
+        display_name: "J. Doe".into(),
+        roles: vec!["nurse".into()],
+        disabled: false,
+        created_at: 5,
+    };
+    s.insert_user(u.clone()).await.unwrap();
+    assert_eq!(
+        s.insert_user(u.clone()).await.unwrap_err().kind(),
+        ErrorKind::Conflict
+    );
+    assert_eq!(s.get_user(&u.id).await.unwrap(), Some(u.clone()));
+    assert!(s.get_user("nobody").await.unwrap().is_none());
+
+    // A session, touched, then every token of the user goes with the user.
+    let session = TokenRow {
+        id: "00000000000000aa".into(),
+        hash: vec![1; 32],
+        principal: u.id.clone(),
+        admin: false,
+        created_at: 10,
+        disabled: false,
+        kind: TokenKind::Session,
+        expires_at: Some(1_000),
+        last_used_at: Some(10),
+    };
+    let api = TokenRow {
+        id: "00000000000000bb".into(),
+        kind: TokenKind::Api,
+        expires_at: None,
+        last_used_at: None,
+        ..session.clone()
+    };
+    s.insert_token(session.clone()).await.unwrap();
+    s.insert_token(api.clone()).await.unwrap();
+    s.touch_token(&session.id, 20).await.unwrap();
+    let got = s.get_token(&session.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.kind, got.last_used_at, got.expires_at),
+        (TokenKind::Session, Some(20), Some(1_000))
+    );
+    assert!(
+        s.update_user(&u.id, Some(vec!["clerk".into()]), None)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.get_user(&u.id).await.unwrap().unwrap().roles,
+        vec!["clerk".to_owned()]
+    );
+    assert!(!s.get_token(&api.id).await.unwrap().unwrap().disabled);
+    assert!(s.update_user(&u.id, None, Some(true)).await.unwrap());
+    assert!(s.get_user(&u.id).await.unwrap().unwrap().disabled);
+    assert!(s.get_token(&api.id).await.unwrap().unwrap().disabled);
+    assert!(s.get_token(&session.id).await.unwrap().unwrap().disabled);
+    assert!(!s.update_user("nobody", None, Some(true)).await.unwrap());
+    assert!(s.disable_token("0123456789abcdef").await.unwrap());
+    assert!(!s.disable_token("ffffffffffffffff").await.unwrap());
+
+    // Care teams are replaced as a whole.
+    let p = "00000000-0000-4000-8000-00000000000p";
+    s.set_care_team(p, vec!["a".into(), "b".into(), "a".into()])
+        .await
+        .unwrap();
+    assert!(s.on_care_team(p, "a").await.unwrap());
+    s.set_care_team(p, vec!["b".into()]).await.unwrap();
+    assert!(!s.on_care_team(p, "a").await.unwrap());
+    assert!(s.on_care_team(p, "b").await.unwrap());
+    assert!(!s.on_care_team("other", "b").await.unwrap());
+
+    // Break-glass grants lapse.
+    let g = BreakGlassRow {
+        id: "g1".into(),
+        user_id: "a".into(),
+        patient_id: p.into(),
+        reason: "unconscious patient in the emergency department".into(),
+        granted_at: 100,
+        expires_at: 200,
+    };
+    s.insert_break_glass(g).await.unwrap();
+    assert!(s.break_glass_active("a", p, 199).await.unwrap());
+    assert!(!s.break_glass_active("a", p, 200).await.unwrap());
+    assert!(!s.break_glass_active("b", p, 150).await.unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

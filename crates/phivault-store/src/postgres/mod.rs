@@ -2,12 +2,13 @@
 //! entries go in with one statement (a data-modifying CTE), so an insert is
 //! one round trip and atomic.
 
+mod access;
 mod migrations;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::{NoTls, Row};
 
-use crate::{ErrorKind, IndexEntry, Store, StoreError, StoredRecord, TokenRow};
+use crate::{ErrorKind, IndexEntry, Store, StoreError, StoredRecord, TokenKind, TokenRow};
 
 /// The schema phivault's tables live in unless told otherwise.
 pub const DEFAULT_SCHEMA: &str = "phivault";
@@ -275,8 +276,19 @@ impl Store for PgStore {
     async fn insert_token(&self, t: TokenRow) -> Result<(), StoreError> {
         let c = self.pool.get().await?;
         c.execute(
-            "INSERT INTO tokens (id, hash, principal, admin, created_at, disabled) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&t.id, &t.hash, &t.principal, &t.admin, &t.created_at, &t.disabled],
+            "INSERT INTO tokens (id, hash, principal, admin, created_at, disabled, kind, expires_at, last_used_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &t.id,
+                &t.hash,
+                &t.principal,
+                &t.admin,
+                &t.created_at,
+                &t.disabled,
+                &t.kind.as_str(),
+                &t.expires_at,
+                &t.last_used_at,
+            ],
         )
         .await?;
         Ok(())
@@ -286,7 +298,7 @@ impl Store for PgStore {
         let c = self.pool.get().await?;
         let st = c
             .prepare_cached(
-                "SELECT id, hash, principal, admin, created_at, disabled FROM tokens WHERE id = $1",
+                "SELECT id, hash, principal, admin, created_at, disabled, kind, expires_at, last_used_at FROM tokens WHERE id = $1",
             )
             .await?;
         let Some(r) = c.query_opt(&st, &[&id]).await? else {
@@ -299,6 +311,9 @@ impl Store for PgStore {
             admin: r.try_get(3)?,
             created_at: r.try_get(4)?,
             disabled: r.try_get(5)?,
+            kind: TokenKind::parse(r.try_get(6)?)?,
+            expires_at: r.try_get(7)?,
+            last_used_at: r.try_get(8)?,
         }))
     }
 

@@ -4,9 +4,10 @@ use rusqlite::{Connection, params};
 
 use crate::StoreError;
 
-const STEPS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE records (
+const STEPS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE records (
         id          TEXT PRIMARY KEY,
         collection  TEXT NOT NULL,
         patient_id  TEXT,
@@ -36,7 +37,41 @@ const STEPS: &[(i64, &str)] = &[(
         created_at INTEGER NOT NULL,
         disabled   INTEGER NOT NULL DEFAULT 0
     );",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE users (
+            id           TEXT PRIMARY KEY,
+            display_name TEXT NOT NULL,
+            roles        TEXT NOT NULL,
+            disabled     BOOLEAN NOT NULL DEFAULT false,
+            created_at   BIGINT NOT NULL
+        );
+        CREATE TABLE roles (
+            name       TEXT PRIMARY KEY,
+            spec       TEXT NOT NULL,
+            updated_at BIGINT NOT NULL
+        );
+        ALTER TABLE tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'api';
+        ALTER TABLE tokens ADD COLUMN expires_at BIGINT;
+        ALTER TABLE tokens ADD COLUMN last_used_at BIGINT;
+        CREATE INDEX tokens_principal ON tokens (principal);
+        CREATE TABLE care_team (
+            patient_id TEXT NOT NULL,
+            user_id    TEXT NOT NULL,
+            PRIMARY KEY (patient_id, user_id)
+        );
+        CREATE TABLE break_glass (
+            id         TEXT PRIMARY KEY,
+            user_id    TEXT NOT NULL,
+            patient_id TEXT NOT NULL,
+            reason     TEXT NOT NULL,
+            granted_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL
+        );
+        CREATE INDEX break_glass_lookup ON break_glass (user_id, patient_id, expires_at);",
+    ),
+];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")?;

@@ -3,6 +3,7 @@
 //! commits queued writes together (group commit), and a small pool of reader
 //! connections.
 
+mod access;
 mod checkpoint;
 mod migrations;
 mod writer;
@@ -13,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::Semaphore;
 
-use crate::{ErrorKind, IndexEntry, Store, StoreError, StoredRecord, TokenRow};
+use crate::{ErrorKind, IndexEntry, Store, StoreError, StoredRecord, TokenKind, TokenRow};
 use checkpoint::Checkpointer;
 use writer::{Job, Writer};
 
@@ -248,20 +249,31 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         self.read(move |conn| {
             let mut st = conn.prepare_cached(
-                "SELECT id, hash, principal, admin, created_at, disabled FROM tokens WHERE id = ?1",
+                "SELECT id, hash, principal, admin, created_at, disabled, kind, expires_at, last_used_at FROM tokens WHERE id = ?1",
             )?;
-            Ok(st
+            let row = st
                 .query_row(params![id], |r| {
-                    Ok(TokenRow {
-                        id: r.get(0)?,
-                        hash: r.get(1)?,
-                        principal: r.get(2)?,
-                        admin: r.get(3)?,
-                        created_at: r.get(4)?,
-                        disabled: r.get(5)?,
-                    })
+                    Ok((
+                        TokenRow {
+                            id: r.get(0)?,
+                            hash: r.get(1)?,
+                            principal: r.get(2)?,
+                            admin: r.get(3)?,
+                            created_at: r.get(4)?,
+                            disabled: r.get(5)?,
+                            kind: TokenKind::Api,
+                            expires_at: r.get(7)?,
+                            last_used_at: r.get(8)?,
+                        },
+                        r.get::<_, String>(6)?,
+                    ))
                 })
-                .optional()?)
+                .optional()?;
+            row.map(|(mut t, kind)| {
+                t.kind = TokenKind::parse(&kind)?;
+                Ok(t)
+            })
+            .transpose()
         })
         .await
     }

@@ -34,7 +34,12 @@ pub(super) enum Job {
         id: String,
     },
     InsertToken(TokenRow),
+    /// Any other write, run inside the job's savepoint.
+    Exec(ExecFn),
 }
+
+/// A write run by the writer thread inside a savepoint of the group commit.
+pub(super) type ExecFn = Box<dyn FnOnce(&Connection) -> Result<bool, StoreError> + Send>;
 
 type Reply = oneshot::Sender<Result<bool, StoreError>>;
 
@@ -87,15 +92,15 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<(Job, Reply)>, restart: Arc<Atom
                 Err(_) => break,
             }
         }
-        let results = commit_batch(&mut conn, &batch);
-        match results {
+        let (jobs, replies): (Vec<Job>, Vec<Reply>) = batch.into_iter().unzip();
+        match commit_batch(&mut conn, jobs) {
             Ok(results) => {
-                for ((_, reply), r) in batch.into_iter().zip(results) {
+                for (reply, r) in replies.into_iter().zip(results) {
                     let _ = reply.send(r);
                 }
             }
             Err(e) => {
-                for (_, reply) in batch {
+                for reply in replies {
                     let _ = reply.send(Err(e.clone()));
                 }
             }
@@ -121,11 +126,11 @@ fn try_restart_wal(conn: &Connection) -> bool {
 
 fn commit_batch(
     conn: &mut Connection,
-    batch: &[(Job, Reply)],
+    jobs: Vec<Job>,
 ) -> Result<Vec<Result<bool, StoreError>>, StoreError> {
     let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let mut results = Vec::with_capacity(batch.len());
-    for (job, _) in batch {
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
         let sp = tx.savepoint()?;
         let r = apply(&sp, job);
         if r.is_ok() {
@@ -154,7 +159,7 @@ fn insert_index(
     Ok(())
 }
 
-fn apply(tx: &Connection, job: &Job) -> Result<bool, StoreError> {
+fn apply(tx: &Connection, job: Job) -> Result<bool, StoreError> {
     match job {
         Job::Insert { rec, index } => {
             tx.prepare_cached(
@@ -172,7 +177,7 @@ fn apply(tx: &Connection, job: &Job) -> Result<bool, StoreError> {
                 rec.encode_sealed(),
                 serde_json::Value::Object(rec.plain.clone()).to_string(),
             ])?;
-            insert_index(tx, &rec.collection, &rec.id, index)?;
+            insert_index(tx, &rec.collection, &rec.id, &index)?;
             Ok(true)
         }
         Job::Update {
@@ -213,7 +218,7 @@ fn apply(tx: &Connection, job: &Job) -> Result<bool, StoreError> {
             for name in drop_indexes {
                 st.execute(params![rec.id, name])?;
             }
-            insert_index(tx, &rec.collection, &rec.id, index)?;
+            insert_index(tx, &rec.collection, &rec.id, &index)?;
             Ok(true)
         }
         Job::Delete { collection, id } => {
@@ -228,10 +233,22 @@ fn apply(tx: &Connection, job: &Job) -> Result<bool, StoreError> {
         }
         Job::InsertToken(t) => {
             tx.prepare_cached(
-                "INSERT INTO tokens (id, hash, principal, admin, created_at, disabled) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO tokens (id, hash, principal, admin, created_at, disabled, kind, expires_at, last_used_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?
-            .execute(params![t.id, t.hash, t.principal, t.admin, t.created_at, t.disabled])?;
+            .execute(params![
+                t.id,
+                t.hash,
+                t.principal,
+                t.admin,
+                t.created_at,
+                t.disabled,
+                t.kind.as_str(),
+                t.expires_at,
+                t.last_used_at
+            ])?;
             Ok(true)
         }
+        Job::Exec(f) => f(tx),
     }
 }
