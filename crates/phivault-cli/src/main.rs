@@ -70,6 +70,12 @@ struct ServeArgs {
     /// Write a newly issued admin token to this file instead of printing it.
     #[arg(long, env = "PHIVAULT_ADMIN_TOKEN_FILE")]
     admin_token_file: Option<PathBuf>,
+    /// Session idle timeout in minutes (automatic logoff) [default: 15].
+    #[arg(long, env = "PHIVAULT_SESSION_IDLE_MINUTES")]
+    session_idle_minutes: Option<u32>,
+    /// Session absolute lifetime in minutes [default: 720].
+    #[arg(long, env = "PHIVAULT_SESSION_LIFETIME_MINUTES")]
+    session_lifetime_minutes: Option<u32>,
 }
 
 fn init_logging(default: &str) {

@@ -83,6 +83,9 @@ pub async fn serve_cmd(a: ServeArgs) -> CliResult {
         tls_key: a.tls_key,
         insecure_http: a.insecure_http.then_some(true),
         max_body_bytes: a.max_body_bytes,
+        session_idle_minutes: a.session_idle_minutes,
+        session_lifetime_minutes: a.session_lifetime_minutes,
+        ..Default::default()
     };
     let config = Arc::new(Config::resolve(
         data_dir.clone(),
@@ -115,10 +118,9 @@ pub async fn serve_cmd(a: ServeArgs) -> CliResult {
         "phivault listening on {scheme}://{addr} (store: {})",
         vault.store().backend()
     ));
-    let state = AppState {
-        vault: Arc::new(vault),
-        config: Arc::clone(&config),
-    };
+    let alerts: Arc<dyn phivault_server::access::AlertHook> =
+        Arc::new(phivault_server::access::AlertLog::default());
+    let state = AppState::new(Arc::new(vault), Arc::clone(&config), alerts).await?;
     phivault_server::tls::serve(listener, router(state), tls, shutdown_signal()).await;
     out::line("phivault stopped");
     Ok(())

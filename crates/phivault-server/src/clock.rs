@@ -16,6 +16,41 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock that stands still until moved: for tests and for
+/// `phivault policy explain --at`.
+#[derive(Debug)]
+pub struct ManualClock(std::sync::Mutex<jiff::Timestamp>);
+
+impl ManualClock {
+    /// A clock showing `t`.
+    pub fn new(t: jiff::Timestamp) -> Self {
+        Self(std::sync::Mutex::new(t))
+    }
+
+    /// Sets the time.
+    pub fn set(&self, t: jiff::Timestamp) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = t;
+        }
+    }
+
+    /// Moves the time forward.
+    pub fn advance(&self, d: jiff::SignedDuration) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = g.checked_add(d).unwrap_or(*g);
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> jiff::Timestamp {
+        self.0
+            .lock()
+            .map(|g| *g)
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    }
+}
+
 /// Microseconds since the Unix epoch, as stored.
 pub fn micros(t: jiff::Timestamp) -> i64 {
     t.as_microsecond()

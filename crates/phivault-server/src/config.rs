@@ -23,6 +23,14 @@ pub struct FileConfig {
     pub insecure_http: Option<bool>,
     /// Largest accepted request body in bytes.
     pub max_body_bytes: Option<usize>,
+    /// Session idle timeout in minutes (automatic logoff).
+    pub session_idle_minutes: Option<u32>,
+    /// Session absolute lifetime in minutes.
+    pub session_lifetime_minutes: Option<u32>,
+    /// Break-glass grant lifetime in minutes.
+    pub break_glass_minutes: Option<u32>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (CIDRs).
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// Why configuration was rejected.
@@ -37,6 +45,12 @@ pub enum ConfigError {
     /// Plain HTTP was asked for on an address other than loopback.
     #[error("`insecure_http` is refused on non-loopback address `{0}`: use TLS")]
     InsecureNonLoopback(SocketAddr),
+    /// A trusted proxy is not a CIDR.
+    #[error("`trusted_proxies` entry `{0}` is not a CIDR")]
+    TrustedProxy(String),
+    /// A duration is zero.
+    #[error("`{0}` must be at least one minute")]
+    ZeroMinutes(&'static str),
     /// Only one of the certificate and key was given.
     #[error("`tls_cert` and `tls_key` must be given together")]
     TlsPair,
@@ -59,6 +73,14 @@ pub struct Config {
     pub insecure_http: bool,
     /// Largest accepted request body in bytes.
     pub max_body_bytes: usize,
+    /// Session idle timeout.
+    pub session_idle: jiff::SignedDuration,
+    /// Session absolute lifetime.
+    pub session_lifetime: jiff::SignedDuration,
+    /// Break-glass grant lifetime.
+    pub break_glass: jiff::SignedDuration,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// The default listen address.
@@ -100,7 +122,42 @@ impl Config {
         if insecure_http && !listen.ip().is_loopback() {
             return Err(ConfigError::InsecureNonLoopback(listen));
         }
+        let minutes = |name: &'static str, v: Option<u32>, default: u32| match v.unwrap_or(default)
+        {
+            0 => Err(ConfigError::ZeroMinutes(name)),
+            m => Ok(jiff::SignedDuration::from_mins(i64::from(m))),
+        };
+        let session_idle = minutes(
+            "session_idle_minutes",
+            over.session_idle_minutes.or(file.session_idle_minutes),
+            15,
+        )?;
+        let session_lifetime = minutes(
+            "session_lifetime_minutes",
+            over.session_lifetime_minutes
+                .or(file.session_lifetime_minutes),
+            12 * 60,
+        )?;
+        let break_glass = minutes(
+            "break_glass_minutes",
+            over.break_glass_minutes.or(file.break_glass_minutes),
+            60,
+        )?;
+        let trusted_proxies = over
+            .trusted_proxies
+            .or(file.trusted_proxies)
+            .unwrap_or_default()
+            .iter()
+            .map(|c| {
+                c.parse::<ipnet::IpNet>()
+                    .map_err(|_| ConfigError::TrustedProxy(c.clone()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
+            session_idle,
+            session_lifetime,
+            break_glass,
+            trusted_proxies,
             listen,
             database: over.database.or(file.database),
             tls_cert,

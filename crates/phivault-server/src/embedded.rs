@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use zeroize::Zeroizing;
 
+use crate::access::AlertLog;
 use crate::clock::Clock;
 use crate::config::{Config, FileConfig};
 use crate::datadir::{self, DataDirError};
@@ -23,6 +24,8 @@ pub struct Running {
     pub cert_pem: String,
     /// The shared state (vault, configuration).
     pub state: AppState,
+    /// The alerts raised (break-glass and others).
+    pub alerts: Arc<AlertLog>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -87,10 +90,13 @@ pub async fn start(
     let addr = listener
         .local_addr()
         .map_err(|e| DataDirError::Io(data_dir.to_owned(), e))?;
-    let state = AppState {
-        vault: Arc::new(vault),
-        config: Arc::new(config),
-    };
+    let alerts = Arc::new(AlertLog::default());
+    let state = AppState::new(
+        Arc::new(vault),
+        Arc::new(config),
+        Arc::clone(&alerts) as Arc<dyn crate::access::AlertHook>,
+    )
+    .await?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state.clone());
     let task = tokio::spawn(crate::tls::serve(listener, app, Some(tls), async {
@@ -101,6 +107,7 @@ pub async fn start(
         admin_token,
         cert_pem,
         state,
+        alerts,
         stop: Some(stop),
         task: Some(task),
     })

@@ -1,6 +1,7 @@
 //! The phivault server: the vault service (core + keys + store), the HTTP API
 //! over rustls, configuration and the data directory.
 
+pub mod access;
 pub mod clock;
 pub mod config;
 pub mod datadir;
@@ -9,6 +10,6 @@ pub mod http;
 pub mod tls;
 pub mod vault;
 
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
 pub use vault::Vault;

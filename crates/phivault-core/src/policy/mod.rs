@@ -61,6 +61,11 @@ impl Action {
     }
 }
 
+/// The custom verb for opening or closing one's own session.
+pub const SESSION_VERB: &str = "session";
+/// The custom verb for requesting break-glass access.
+pub const BREAK_GLASS_VERB: &str = "break_glass";
+
 /// Who is asking: an authenticated identity.
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -279,6 +284,22 @@ pub fn authorize(
         };
     }
     let verb = action.verb();
+    // Opening and closing one's own session needs no permission.
+    if verb == SESSION_VERB {
+        return Decision::Allow {
+            grant: grant(None, false, false),
+            reason: "every user manages their own session".to_owned(),
+        };
+    }
+    if verb == BREAK_GLASS_VERB {
+        return match principal.roles.iter().find(|r| r.break_glass) {
+            Some(r) => Decision::Allow {
+                grant: grant(None, false, true),
+                reason: format!("role `{}` may request break-glass access", r.name),
+            },
+            None => Decision::Deny(DenyReason::NoPermission),
+        };
+    }
     for r in &principal.roles {
         if let Some(rule) = r.deny.iter().find(|p| p.matches(verb, resource.collection)) {
             return Decision::Deny(DenyReason::Denied {

@@ -275,6 +275,11 @@ impl Role {
         self.admin
     }
 
+    /// Does a decision for this role depend on the care team or break-glass?
+    pub fn care_team_only_or_break_glass(&self) -> bool {
+        self.care_team_only || self.break_glass
+    }
+
     /// May this role request break-glass access?
     pub fn break_glass(&self) -> bool {
         self.break_glass

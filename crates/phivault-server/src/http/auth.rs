@@ -10,7 +10,10 @@ use axum::response::Response;
 use phivault_core::policy::Principal;
 use phivault_core::token::PresentedToken;
 
+use phivault_store::TokenKind;
+
 use super::{ApiError, AppState};
+use crate::clock::micros;
 
 /// Authenticates the request or answers 401.
 pub async fn authenticate(
@@ -37,11 +40,77 @@ pub async fn authenticate(
     if row.disabled || !presented.matches(&row.hash) {
         return Err(ApiError::unauthorized());
     }
+    let store_err = |e| ApiError::from(crate::vault::VaultError::Store(e));
+    let kind = row.kind;
+    if row.admin {
+        // The bootstrap administrator token from `init`.
+        req.extensions_mut().insert(Auth { kind });
+        req.extensions_mut().insert(Principal {
+            id: row.principal,
+            token_id: row.id,
+            admin: true,
+            roles: Vec::new(),
+        });
+        return Ok(next.run(req).await);
+    }
+    let user = state
+        .vault
+        .store()
+        .get_user(&row.principal)
+        .await
+        .map_err(store_err)?
+        .filter(|u| !u.disabled)
+        .ok_or_else(ApiError::unauthorized)?;
+    let now = micros(state.vault.clock().now());
+    match kind {
+        TokenKind::Session => {
+            let idle = state.config.session_idle.as_micros();
+            let last = row.last_used_at.unwrap_or(row.created_at);
+            let expired = row.expires_at.is_some_and(|e| now >= e)
+                || i128::from(now) - i128::from(last) >= idle;
+            if expired {
+                return Err(ApiError::session_expired());
+            }
+            // Record use for the idle timeout, at most every 30 s per session.
+            if now - last >= TOUCH_EVERY_MICROS {
+                state
+                    .vault
+                    .store()
+                    .touch_token(&row.id, now)
+                    .await
+                    .map_err(store_err)?;
+            }
+        }
+        // A user's API token only opens sessions: every human access runs in a
+        // session with automatic logoff.
+        TokenKind::Api if !is_session_open(&req) => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "session_required",
+                "exchange this token for a session at POST /v1/sessions",
+            ));
+        }
+        TokenKind::Api => {}
+    }
+    req.extensions_mut().insert(Auth { kind });
     req.extensions_mut().insert(Principal {
-        id: row.principal,
+        roles: state.roles.resolve(&user.roles),
+        id: user.id,
         token_id: row.id,
-        admin: row.admin,
-        roles: Vec::new(),
+        admin: false,
     });
     Ok(next.run(req).await)
+}
+
+const TOUCH_EVERY_MICROS: i64 = 30_000_000;
+
+/// How the request authenticated.
+#[derive(Debug, Clone, Copy)]
+pub struct Auth {
+    /// API token or session.
+    pub kind: TokenKind,
+}
+
+fn is_session_open(req: &Request) -> bool {
+    req.method() == axum::http::Method::POST && req.uri().path() == "/v1/sessions"
 }

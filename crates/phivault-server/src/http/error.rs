@@ -35,7 +35,16 @@ impl ApiError {
         }
     }
 
-    /// 401.
+    /// 401: the session passed its idle timeout or absolute lifetime.
+    pub fn session_expired() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "session_expired",
+            "the session has expired; sign in again",
+        )
+    }
+
+    /// 401: no valid credentials.
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
@@ -45,10 +54,10 @@ impl ApiError {
     }
 
     /// 403 with the decision's reason.
-    pub fn forbidden(reason: &str) -> Self {
+    pub fn forbidden(code: &'static str, reason: &str) -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            code,
             format!("access denied: {reason}"),
         )
     }
@@ -83,7 +92,12 @@ impl From<VaultError> for ApiError {
     fn from(e: VaultError) -> Self {
         let msg = e.to_string();
         match e {
-            VaultError::Forbidden => Self::forbidden("the grant does not cover this operation"),
+            VaultError::Forbidden => {
+                Self::forbidden("forbidden", "the grant does not cover this operation")
+            }
+            VaultError::FieldNotPermitted(_) => {
+                Self::new(StatusCode::FORBIDDEN, "field_not_permitted", msg)
+            }
             VaultError::UnknownCollection(_) => {
                 Self::new(StatusCode::NOT_FOUND, "unknown_collection", msg)
             }

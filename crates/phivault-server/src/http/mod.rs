@@ -2,6 +2,7 @@
 //! built from that table, and a test walks it to prove every non-public
 //! route demands authentication.
 
+mod access;
 mod auth;
 mod body;
 mod error;
@@ -13,13 +14,16 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::MethodRouter;
-use phivault_core::policy::{self, Action, Decision, Grant, Principal, RequestContext, Resource};
+use phivault_core::policy::{
+    self, Action, Decision, Grant, Principal, Relation, RequestContext, Resource,
+};
 
 pub use error::ApiError;
 pub use request::RequestId;
 
+use crate::access::{Alert, AlertHook, RoleBook};
 use crate::config::Config;
 use crate::vault::Vault;
 
@@ -30,30 +34,195 @@ pub struct AppState {
     pub vault: Arc<Vault>,
     /// The configuration.
     pub config: Arc<Config>,
+    /// Roles by name.
+    pub roles: Arc<RoleBook>,
+    /// Where security alerts go.
+    pub alerts: Arc<dyn AlertHook>,
 }
 
-impl AppState {
-    /// Asks the decision point; the only way handlers obtain a [`Grant`].
-    pub fn decide(
-        &self,
-        principal: &Principal,
-        action: Action,
-        resource: Resource<'_>,
-        peer: &ConnectInfo<SocketAddr>,
-    ) -> Result<Grant, ApiError> {
-        let ctx = RequestContext {
-            ip: peer_ip(peer),
-            now: self.vault.clock().now(),
-        };
-        match policy::authorize(principal, &action, resource, &ctx) {
-            Decision::Allow { grant, .. } => Ok(grant),
-            Decision::Deny(reason) => Err(ApiError::forbidden(&reason.to_string())),
+/// What a request addresses, for the decision.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// Collection (empty for vault-wide actions).
+    pub collection: &'a str,
+    /// The record, when one is addressed.
+    pub record: Option<&'a str>,
+    /// The patient a new record will link to (`patient_id` of a create).
+    pub links_to: Option<&'a str>,
+}
+
+impl<'a> Target<'a> {
+    /// A collection-wide or vault-wide target.
+    pub fn collection(collection: &'a str) -> Self {
+        Self {
+            collection,
+            record: None,
+            links_to: None,
+        }
+    }
+
+    /// One record.
+    pub fn record(collection: &'a str, record: &'a str) -> Self {
+        Self {
+            collection,
+            record: Some(record),
+            links_to: None,
         }
     }
 }
 
-fn peer_ip(peer: &ConnectInfo<SocketAddr>) -> IpAddr {
-    peer.0.ip()
+impl AppState {
+    /// Builds the state: roles from the store, then from `policies/` in the
+    /// data directory (files win and are written back to the store).
+    pub async fn new(
+        vault: Arc<Vault>,
+        config: Arc<Config>,
+        alerts: Arc<dyn AlertHook>,
+    ) -> Result<Self, crate::datadir::DataDirError> {
+        use crate::datadir::DataDirError;
+        let roles = Arc::new(RoleBook::default());
+        for (name, spec) in vault.store().list_roles().await? {
+            match policy::Role::from_json(&spec) {
+                Ok(r) => roles.put(r),
+                Err(e) => {
+                    tracing::warn!(role = %name, error = %e, "stored role is invalid; ignored")
+                }
+            }
+        }
+        let dir = config.data_dir.join("policies");
+        let now = crate::clock::micros(vault.clock().now());
+        for (role, json) in
+            crate::access::load_dir(&dir).map_err(|e| DataDirError::Separation(e.to_string()))?
+        {
+            vault.store().put_role(role.name(), &json, now).await?;
+            roles.put(role);
+        }
+        Ok(Self {
+            vault,
+            config,
+            roles,
+            alerts,
+        })
+    }
+
+    /// Asks the decision point; the only way handlers obtain a [`Grant`].
+    /// Looks up the facts the decision needs (care team, break-glass) only
+    /// for principals whose roles depend on them.
+    pub async fn decide(
+        &self,
+        principal: &Principal,
+        action: Action,
+        target: Target<'_>,
+        peer: &ConnectInfo<SocketAddr>,
+        headers: &HeaderMap,
+    ) -> Result<Grant, ApiError> {
+        let now = self.vault.clock().now();
+        let ctx = RequestContext {
+            ip: client_ip(peer, headers, &self.config.trusted_proxies),
+            now,
+        };
+        let relation = self.relation(principal, target, now).await?;
+        let resource = Resource {
+            collection: target.collection,
+            record: target.record,
+            relation,
+        };
+        match policy::authorize(principal, &action, resource, &ctx) {
+            Decision::Allow { grant, .. } => {
+                if grant.is_break_glass()
+                    && action != Action::Custom(policy::BREAK_GLASS_VERB.into())
+                {
+                    self.alerts.raise(Alert {
+                        kind: "break_glass_used",
+                        user: principal.id.clone(),
+                        patient_id: relation_patient(self, target).await,
+                        at: now.to_string(),
+                    });
+                }
+                Ok(grant)
+            }
+            Decision::Deny(reason) => Err(ApiError::forbidden(reason.code(), &reason.to_string())),
+        }
+    }
+
+    async fn relation(
+        &self,
+        principal: &Principal,
+        target: Target<'_>,
+        now: jiff::Timestamp,
+    ) -> Result<Relation, ApiError> {
+        let relevant = principal
+            .roles
+            .iter()
+            .any(|r| r.care_team_only_or_break_glass());
+        if principal.admin || !relevant {
+            return Ok(Relation::default());
+        }
+        let Some(patient) = relation_patient(self, target).await else {
+            return Ok(Relation::default());
+        };
+        let store = self.vault.store();
+        let on_care_team = store
+            .on_care_team(&patient, &principal.id)
+            .await
+            .map_err(|e| ApiError::from(crate::vault::VaultError::Store(e)))?;
+        let break_glass = store
+            .break_glass_active(&principal.id, &patient, crate::clock::micros(now))
+            .await
+            .map_err(|e| ApiError::from(crate::vault::VaultError::Store(e)))?;
+        Ok(Relation {
+            patient: true,
+            on_care_team,
+            break_glass,
+        })
+    }
+}
+
+/// The patient a target belongs to: the record itself for patients, the
+/// linked patient for other records, the `patient_id` of a create.
+async fn relation_patient(state: &AppState, target: Target<'_>) -> Option<String> {
+    if let Some(p) = target.links_to {
+        return Some(p.to_owned());
+    }
+    let record = target.record?;
+    let coll = state.vault.schema().collection(target.collection)?;
+    if coll.is_patients() {
+        return Some(record.to_owned());
+    }
+    state
+        .vault
+        .store()
+        .get_record(target.collection, record)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| r.patient_id)
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the
+/// nearest `X-Forwarded-For` hop that is not itself a trusted proxy.
+pub fn client_ip(
+    peer: &ConnectInfo<SocketAddr>,
+    headers: &HeaderMap,
+    trusted: &[ipnet::IpNet],
+) -> IpAddr {
+    let peer_ip = peer.0.ip();
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer_ip) {
+        return peer_ip;
+    }
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|h| h.trim().parse::<IpAddr>())
+        .collect::<Result<_, _>>()
+        .unwrap_or_default();
+    hops.into_iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .unwrap_or(peer_ip)
 }
 
 /// One route of the API.
@@ -104,10 +273,55 @@ pub const ROUTES: &[RouteSpec] = &[
         path: "/v1/collections/{collection}/search",
         public: false,
     },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/users",
+        public: false,
+    },
+    RouteSpec {
+        method: "PATCH",
+        path: "/v1/users/{id}",
+        public: false,
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/users/{id}/tokens",
+        public: false,
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/v1/roles/{name}",
+        public: false,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/roles",
+        public: false,
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/sessions",
+        public: false,
+    },
+    RouteSpec {
+        method: "DELETE",
+        path: "/v1/sessions/current",
+        public: false,
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/v1/collections/patients/records/{id}/care-team",
+        public: false,
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/break-glass",
+        public: false,
+    },
 ];
 
 fn handler(spec: &RouteSpec) -> Option<MethodRouter<AppState>> {
-    use axum::routing::{delete, get, patch, post};
+    use axum::routing::{delete, get, patch, post, put};
     Some(match (spec.method, spec.path) {
         ("GET", "/healthz") => get(records::healthz),
         ("GET", "/v1/collections") => get(records::describe),
@@ -116,6 +330,15 @@ fn handler(spec: &RouteSpec) -> Option<MethodRouter<AppState>> {
         ("PATCH", "/v1/collections/{collection}/records/{id}") => patch(records::update),
         ("DELETE", "/v1/collections/{collection}/records/{id}") => delete(records::remove),
         ("POST", "/v1/collections/{collection}/search") => post(records::search),
+        ("POST", "/v1/users") => post(access::create_user),
+        ("PATCH", "/v1/users/{id}") => patch(access::update_user),
+        ("POST", "/v1/users/{id}/tokens") => post(access::create_token),
+        ("PUT", "/v1/roles/{name}") => put(access::put_role),
+        ("GET", "/v1/roles") => get(access::list_roles),
+        ("POST", "/v1/sessions") => post(access::open_session),
+        ("DELETE", "/v1/sessions/current") => delete(access::close_session),
+        ("PUT", "/v1/collections/patients/records/{id}/care-team") => put(access::put_care_team),
+        ("POST", "/v1/break-glass") => post(access::break_glass),
         _ => return None,
     })
 }

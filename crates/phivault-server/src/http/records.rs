@@ -5,24 +5,16 @@ use std::net::SocketAddr;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Extension, Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use phivault_core::policy::{Action, Principal, Relation, Resource};
+use phivault_core::policy::{Action, Principal};
 use serde_json::json;
 
 use super::body::JsonObject;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, Target};
 use crate::vault::{Disclosed, SearchRequest};
 
 type Peer = ConnectInfo<SocketAddr>;
-
-fn res<'a>(collection: &'a str, record: Option<&'a str>) -> Resource<'a> {
-    Resource {
-        collection,
-        record,
-        relation: Relation::default(),
-    }
-}
 
 /// `GET /healthz`.
 pub async fn healthz() -> Json<serde_json::Value> {
@@ -34,8 +26,16 @@ pub async fn describe(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
     peer: Peer,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    st.decide(&p, Action::Describe, res("", None), &peer)?;
+    st.decide(
+        &p,
+        Action::Describe,
+        Target::collection(""),
+        &peer,
+        &headers,
+    )
+    .await?;
     let collections: Vec<_> = st
         .vault
         .schema()
@@ -62,10 +62,10 @@ pub async fn create(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
     peer: Peer,
+    headers: HeaderMap,
     Path(collection): Path<String>,
     JsonObject(mut body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let grant = st.decide(&p, Action::Create, res(&collection, None), &peer)?;
     let fields = match body.remove("fields") {
         Some(serde_json::Value::Object(m)) => m,
         Some(_) => {
@@ -97,6 +97,14 @@ pub async fn create(
             "request body may contain only `fields` and `patient_id`",
         ));
     }
+    let target = Target {
+        collection: &collection,
+        record: None,
+        links_to: patient_id.as_deref(),
+    };
+    let grant = st
+        .decide(&p, Action::Create, target, &peer, &headers)
+        .await?;
     let id = st
         .vault
         .create(&grant, &collection, patient_id, fields)
@@ -109,9 +117,18 @@ pub async fn read(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
     peer: Peer,
+    headers: HeaderMap,
     Path((collection, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let grant = st.decide(&p, Action::View, res(&collection, Some(&id)), &peer)?;
+    let grant = st
+        .decide(
+            &p,
+            Action::View,
+            Target::record(&collection, &id),
+            &peer,
+            &headers,
+        )
+        .await?;
     let view = st.vault.get(&grant, &collection, &id).await?;
     Ok(Json(Disclosed(&view)).into_response())
 }
@@ -121,10 +138,19 @@ pub async fn update(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
     peer: Peer,
+    headers: HeaderMap,
     Path((collection, id)): Path<(String, String)>,
     JsonObject(mut body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let grant = st.decide(&p, Action::Modify, res(&collection, Some(&id)), &peer)?;
+    let grant = st
+        .decide(
+            &p,
+            Action::Modify,
+            Target::record(&collection, &id),
+            &peer,
+            &headers,
+        )
+        .await?;
     let fields = match body.remove("fields") {
         Some(serde_json::Value::Object(m)) => m,
         Some(_) => {
@@ -155,9 +181,18 @@ pub async fn remove(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
     peer: Peer,
+    headers: HeaderMap,
     Path((collection, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let grant = st.decide(&p, Action::Delete, res(&collection, Some(&id)), &peer)?;
+    let grant = st
+        .decide(
+            &p,
+            Action::Delete,
+            Target::record(&collection, &id),
+            &peer,
+            &headers,
+        )
+        .await?;
     st.vault.delete(&grant, &collection, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -167,12 +202,39 @@ pub async fn search(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
     peer: Peer,
+    headers: HeaderMap,
     Path(collection): Path<String>,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let grant = st.decide(&p, Action::Search, res(&collection, None), &peer)?;
+    let grant = st
+        .decide(
+            &p,
+            Action::Search,
+            Target::collection(&collection),
+            &peer,
+            &headers,
+        )
+        .await?;
     let req = SearchRequest::parse(body)?;
-    let records = st.vault.search(&grant, &collection, req).await?;
+    let mut records = st.vault.search(&grant, &collection, req).await?;
+    if grant.care_team_only() {
+        // Only the user's care-team patients (a record of a linked collection
+        // counts through its patient).
+        let mut kept = Vec::with_capacity(records.len());
+        for r in records {
+            let patient = r.patient_id.clone().unwrap_or_else(|| r.id.clone());
+            let on = st
+                .vault
+                .store()
+                .on_care_team(&patient, &p.id)
+                .await
+                .map_err(|e| ApiError::from(crate::vault::VaultError::Store(e)))?;
+            if on {
+                kept.push(r);
+            }
+        }
+        records = kept;
+    }
     let out: Vec<Disclosed<'_>> = records.iter().map(Disclosed).collect();
     Ok(Json(json!({ "records": out })).into_response())
 }

@@ -36,6 +36,9 @@ pub enum VaultError {
     /// The fields were rejected.
     #[error(transparent)]
     Invalid(#[from] RecordError),
+    /// The grant hides this field (or, for a search, does not show it in full).
+    #[error("field `{0}` is not permitted with your roles")]
+    FieldNotPermitted(String),
     /// A search named a field or index that cannot be searched.
     #[error("field `{0}` is not searchable")]
     NotSearchable(String),

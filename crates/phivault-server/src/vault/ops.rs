@@ -40,6 +40,7 @@ impl Vault {
         fields: serde_json::Map<String, serde_json::Value>,
     ) -> Result<RecordId, VaultError> {
         let coll = self.check(grant, &Action::Create, collection)?;
+        writable(grant, &fields)?;
         let valid = record::validate_create(coll, fields, &self.validation_context())?;
         let id = RecordId::generate().map_err(|_| VaultError::Crypto)?;
         let patient_id = self.link(coll, &id, patient_id).await?;
@@ -96,7 +97,11 @@ impl Vault {
         id: &str,
     ) -> Result<RecordView, VaultError> {
         let coll = self.check(grant, &Action::View, collection)?;
-        Ok(self.load(coll, id).await?.view)
+        Ok(super::view::restrict(
+            grant,
+            coll,
+            self.load(coll, id).await?.view,
+        ))
     }
 
     /// Applies a partial update; returns the updated record.
@@ -108,6 +113,7 @@ impl Vault {
         fields: serde_json::Map<String, serde_json::Value>,
     ) -> Result<RecordView, VaultError> {
         let coll = self.check(grant, &Action::Modify, collection)?;
+        writable(grant, &fields)?;
         let valid = record::validate_patch(coll, fields, &self.validation_context())?;
         let opened = self.load(coll, id).await?;
         let Opened {
@@ -156,7 +162,7 @@ impl Vault {
         self.store
             .update_record(stored, expected, affected, index)
             .await?;
-        Ok(view)
+        Ok(super::view::restrict(grant, coll, view))
     }
 
     /// Deletes a record.
@@ -323,6 +329,21 @@ impl Vault {
             }
         }
         out
+    }
+}
+
+/// Fields a grant hides may not be written either.
+fn writable(
+    grant: &Grant,
+    fields: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), VaultError> {
+    use phivault_core::policy::Visibility;
+    match fields
+        .keys()
+        .find(|f| grant.visibility(f) == Visibility::Hidden)
+    {
+        Some(f) => Err(VaultError::FieldNotPermitted(f.clone())),
+        None => Ok(()),
     }
 }
 

@@ -135,6 +135,10 @@ impl Vault {
                 (c.name.clone(), wanted, limit)
             }
         };
+        // Minimum necessary: only fields the grant shows in full may be searched.
+        if let Some((f, _)) = wanted.iter().find(|(f, _)| !grant.may_search(f)) {
+            return Err(VaultError::FieldNotPermitted(f.clone()));
+        }
         let parts: Vec<&PhiValue> = wanted.iter().map(|(_, v)| v).collect();
         let tag = self
             .indexer
@@ -148,7 +152,7 @@ impl Vault {
         for stored in hits {
             let opened = self.open(coll, stored).await?;
             if self.matches(coll, &opened.view, &wanted)? {
-                out.push(opened.view);
+                out.push(super::view::restrict(grant, coll, opened.view));
             }
         }
         Ok(out)

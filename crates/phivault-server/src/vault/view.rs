@@ -78,3 +78,28 @@ impl serde::Serialize for Disclosed<'_> {
         m.end()
     }
 }
+
+/// Applies the grant's field visibility (minimum necessary): hidden fields
+/// are dropped, masked ones replaced by their masked form.
+pub fn restrict(
+    grant: &phivault_core::policy::Grant,
+    coll: &phivault_core::schema::Collection,
+    mut view: RecordView,
+) -> RecordView {
+    use phivault_core::policy::{Visibility, mask};
+    view.fields
+        .retain(|name, _| grant.visibility(name) != Visibility::Hidden);
+    for (name, out) in &mut view.fields {
+        if grant.visibility(name) != Visibility::Masked {
+            continue;
+        }
+        let ty = coll
+            .field(name)
+            .map_or(phivault_core::schema::FieldType::Text, |d| d.ty);
+        *out = match out {
+            FieldOut::Phi(v) | FieldOut::PhiJson(v) => FieldOut::Phi(mask(ty, v)),
+            FieldOut::Plain(_) => FieldOut::Plain(serde_json::Value::String("***".into())),
+        };
+    }
+    view
+}
