@@ -302,7 +302,7 @@ pub async fn create_token(
     )
     .await?;
     let user = st.vault.store().get_user(&id).await.map_err(store_err)?;
-    if !user.is_some_and(|u| !u.disabled) {
+    if user.is_none_or(|u| u.disabled) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
