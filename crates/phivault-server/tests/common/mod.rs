@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use phivault_server::SystemClock;
+use phivault_server::ManualClock;
 use phivault_server::embedded::Running;
 use serde_json::Value;
 
@@ -40,6 +40,8 @@ pub struct App {
     pub backend: Backend,
     /// PostgreSQL: base URL and schema of this test.
     pub pg: Option<(String, String)>,
+    /// The server's clock (starts at the real time; tests move it).
+    pub clock: Arc<ManualClock>,
 }
 
 impl App {
@@ -65,6 +67,30 @@ impl App {
             .http
             .request(method, self.url(path))
             .header("authorization", self.auth());
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let res = r.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Sends a request with another bearer token (and optional extra header).
+    pub async fn send_as(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut r = self
+            .http
+            .request(method, self.url(path))
+            .header("authorization", format!("Bearer {token}"));
         if let Some(b) = body {
             r = r.json(&b);
         }
@@ -136,10 +162,14 @@ pub async fn spawn_app(backend: Backend) -> Option<App> {
             )
         }
     };
-    let srv =
-        phivault_server::embedded::start(&dir.path().join("data"), database, Arc::new(SystemClock))
-            .await
-            .unwrap();
+    let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
+    let srv = phivault_server::embedded::start(
+        &dir.path().join("data"),
+        database,
+        Arc::clone(&clock) as Arc<dyn phivault_server::Clock>,
+    )
+    .await
+    .unwrap();
     let http = client(&srv.cert_pem);
     Some(App {
         srv,
@@ -147,6 +177,7 @@ pub async fn spawn_app(backend: Backend) -> Option<App> {
         dir,
         backend,
         pg,
+        clock,
     })
 }
 
