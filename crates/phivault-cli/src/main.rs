@@ -3,6 +3,7 @@
 mod bench;
 mod demo;
 mod out;
+mod policy;
 mod serve;
 
 use std::net::SocketAddr;
@@ -29,6 +30,9 @@ enum Command {
     Demo,
     /// Measure phivault against pgcrypto and plaintext PostgreSQL, side by side.
     Bench(bench::BenchArgs),
+    /// Validate role files; explain a decision.
+    #[command(subcommand)]
+    Policy(policy::PolicyCmd),
 }
 
 #[derive(Debug, Args)]
@@ -101,7 +105,7 @@ fn init_logging(default: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(match cli.command {
-        Command::Demo | Command::Bench(_) => "warn",
+        Command::Demo | Command::Bench(_) | Command::Policy(_) => "warn",
         _ => "info",
     });
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
             Command::Serve(a) => serve::serve_cmd(a).await,
             Command::Demo => demo::run().await,
             Command::Bench(a) => bench::run(a).await,
+            Command::Policy(c) => policy::finish(policy::run(c).await),
         }
     });
     match result {

@@ -117,17 +117,8 @@ impl AppState {
         headers: &HeaderMap,
     ) -> Result<Grant, ApiError> {
         let now = self.vault.clock().now();
-        let ctx = RequestContext {
-            ip: client_ip(peer, headers, &self.config.trusted_proxies),
-            now,
-        };
-        let relation = self.relation(principal, target, now).await?;
-        let resource = Resource {
-            collection: target.collection,
-            record: target.record,
-            relation,
-        };
-        match policy::authorize(principal, &action, resource, &ctx) {
+        let ip = client_ip(peer, headers, &self.config.trusted_proxies);
+        match self.evaluate(principal, &action, target, ip, now).await? {
             Decision::Allow { grant, .. } => {
                 if grant.is_break_glass()
                     && action != Action::Custom(policy::BREAK_GLASS_VERB.into())
@@ -143,6 +134,30 @@ impl AppState {
             }
             Decision::Deny(reason) => Err(ApiError::forbidden(reason.code(), &reason.to_string())),
         }
+    }
+
+    /// The decision for a request, with the facts looked up; no side effects
+    /// (used by [`Self::decide`] and by `phivault policy explain`).
+    pub async fn evaluate(
+        &self,
+        principal: &Principal,
+        action: &Action,
+        target: Target<'_>,
+        ip: IpAddr,
+        now: jiff::Timestamp,
+    ) -> Result<Decision, ApiError> {
+        let relation = self.relation(principal, target, now).await?;
+        let resource = Resource {
+            collection: target.collection,
+            record: target.record,
+            relation,
+        };
+        Ok(policy::authorize(
+            principal,
+            action,
+            resource,
+            &RequestContext { ip, now },
+        ))
     }
 
     async fn relation(
@@ -376,4 +391,35 @@ pub fn router(state: AppState) -> Router {
 /// The methods used in [`ROUTES`], for tests that walk them.
 pub fn method_of(spec: &RouteSpec) -> Method {
     Method::from_bytes(spec.method.as_bytes()).unwrap_or(Method::GET)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "203.0.113.7, 10.1.1.1".parse().unwrap());
+        let via_proxy = ConnectInfo(SocketAddr::from(([10, 0, 0, 2], 443)));
+        let direct = ConnectInfo(SocketAddr::from(([198, 51, 100, 9], 443)));
+        assert_eq!(
+            client_ip(&via_proxy, &h, &trusted),
+            "203.0.113.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_ip(&direct, &h, &trusted),
+            "198.51.100.9".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_ip(&via_proxy, &h, &[]),
+            "10.0.0.2".parse::<IpAddr>().unwrap()
+        );
+        h.insert("x-forwarded-for", "not an ip".parse().unwrap());
+        assert_eq!(
+            client_ip(&via_proxy, &h, &trusted),
+            "10.0.0.2".parse::<IpAddr>().unwrap()
+        );
+    }
 }
