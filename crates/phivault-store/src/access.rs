@@ -1,7 +1,7 @@
 //! Persistence for access control: users, roles, session bookkeeping, care
 //! teams and break-glass grants. Part of every [`crate::Store`].
 
-use crate::{BreakGlassRow, StoreError, UserRow};
+use crate::{BreakGlassRow, StoreError, TokenRow, UserRow};
 
 /// Users, roles, care teams, break-glass grants and token state.
 #[async_trait::async_trait]
@@ -27,6 +27,13 @@ pub trait AccessStore: Send + Sync {
         roles: Option<Vec<String>>,
         disabled: Option<bool>,
     ) -> Result<bool, StoreError>;
+
+    /// A token and the user it belongs to, in one read (the per-request
+    /// authentication lookup).
+    async fn token_and_user(
+        &self,
+        token_id: &str,
+    ) -> Result<Option<(TokenRow, Option<UserRow>)>, StoreError>;
 
     /// Records the use of a session token (idle timeout).
     async fn touch_token(&self, id: &str, at: i64) -> Result<(), StoreError>;

@@ -30,10 +30,10 @@ pub async fn authenticate(
         .strip_prefix("Bearer ")
         .ok_or_else(ApiError::unauthorized)?;
     let presented = PresentedToken::parse(text.trim()).map_err(|_| ApiError::unauthorized())?;
-    let row = state
+    let (row, user) = state
         .vault
         .store()
-        .get_token(presented.id())
+        .token_and_user(presented.id())
         .await
         .map_err(|e| ApiError::from(crate::vault::VaultError::Store(e)))?
         .ok_or_else(ApiError::unauthorized)?;
@@ -53,12 +53,7 @@ pub async fn authenticate(
         });
         return Ok(next.run(req).await);
     }
-    let user = state
-        .vault
-        .store()
-        .get_user(&row.principal)
-        .await
-        .map_err(store_err)?
+    let user = user
         .filter(|u| !u.disabled)
         .ok_or_else(ApiError::unauthorized)?;
     let now = micros(state.vault.clock().now());

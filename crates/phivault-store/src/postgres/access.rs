@@ -1,7 +1,7 @@
 //! [`AccessStore`] on PostgreSQL.
 
 use super::PgStore;
-use crate::{AccessStore, BreakGlassRow, ErrorKind, StoreError, UserRow};
+use crate::{AccessStore, BreakGlassRow, ErrorKind, StoreError, TokenKind, TokenRow, UserRow};
 
 fn roles_json(roles: &[String]) -> String {
     serde_json::Value::from(roles.to_vec()).to_string()
@@ -96,6 +96,50 @@ impl AccessStore for PgStore {
         }
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn token_and_user(
+        &self,
+        token_id: &str,
+    ) -> Result<Option<(TokenRow, Option<UserRow>)>, StoreError> {
+        let c = self.pool.get().await?;
+        let st = c
+            .prepare_cached(
+                "SELECT t.id, t.hash, t.principal, t.admin, t.created_at, t.disabled, t.kind, t.expires_at,
+                        t.last_used_at, u.id, u.display_name, u.roles, u.disabled, u.created_at
+                 FROM tokens t LEFT JOIN users u ON u.id = t.principal WHERE t.id = $1",
+            )
+            .await?;
+        let Some(r) = c.query_opt(&st, &[&token_id]).await? else {
+            return Ok(None);
+        };
+        let token = TokenRow {
+            id: r.try_get(0)?,
+            hash: r.try_get(1)?,
+            principal: r.try_get(2)?,
+            admin: r.try_get(3)?,
+            created_at: r.try_get(4)?,
+            disabled: r.try_get(5)?,
+            kind: TokenKind::parse(r.try_get(6)?)?,
+            expires_at: r.try_get(7)?,
+            last_used_at: r.try_get(8)?,
+        };
+        let user = match r.try_get::<_, Option<String>>(9)? {
+            None => None,
+            Some(id) => {
+                let roles: String = r.try_get(11)?;
+                Some(UserRow {
+                    id,
+                    display_name: r.try_get(10)?,
+                    roles: serde_json::from_str(&roles).map_err(|_| {
+                        StoreError::new(ErrorKind::Corrupt, "user roles column is malformed")
+                    })?,
+                    disabled: r.try_get(12)?,
+                    created_at: r.try_get(13)?,
+                })
+            }
+        };
+        Ok(Some((token, user)))
     }
 
     async fn touch_token(&self, id: &str, at: i64) -> Result<(), StoreError> {

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::SqliteStore;
 use super::writer::Job;
-use crate::{AccessStore, BreakGlassRow, ErrorKind, StoreError, UserRow};
+use crate::{AccessStore, BreakGlassRow, ErrorKind, StoreError, TokenKind, TokenRow, UserRow};
 
 fn roles_json(roles: &[String]) -> String {
     serde_json::Value::from(roles.to_vec()).to_string()
@@ -122,6 +122,58 @@ impl AccessStore for SqliteStore {
                 }
             }
             Ok(true)
+        })
+        .await
+    }
+
+    async fn token_and_user(
+        &self,
+        token_id: &str,
+    ) -> Result<Option<(TokenRow, Option<UserRow>)>, StoreError> {
+        let id = token_id.to_owned();
+        self.read(move |c| {
+            let row = c
+                .prepare_cached(
+                    "SELECT t.id, t.hash, t.principal, t.admin, t.created_at, t.disabled, t.kind, t.expires_at,
+                            t.last_used_at, u.id, u.display_name, u.roles, u.disabled, u.created_at
+                     FROM tokens t LEFT JOIN users u ON u.id = t.principal WHERE t.id = ?1",
+                )?
+                .query_row(params![id], |r| {
+                    let token = TokenRow {
+                        id: r.get(0)?,
+                        hash: r.get(1)?,
+                        principal: r.get(2)?,
+                        admin: r.get(3)?,
+                        created_at: r.get(4)?,
+                        disabled: r.get(5)?,
+                        kind: TokenKind::Api,
+                        expires_at: r.get(7)?,
+                        last_used_at: r.get(8)?,
+                    };
+                    let user: Option<(String, String, String, bool, i64)> =
+                        match r.get::<_, Option<String>>(9)? {
+                            Some(uid) => Some((uid, r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?)),
+                            None => None,
+                        };
+                    Ok((token, r.get::<_, String>(6)?, user))
+                })
+                .optional()?;
+            let Some((mut token, kind, user)) = row else {
+                return Ok(None);
+            };
+            token.kind = TokenKind::parse(&kind)?;
+            let user = user
+                .map(|(id, display_name, roles, disabled, created_at)| {
+                    Ok::<_, StoreError>(UserRow {
+                        id,
+                        display_name,
+                        roles: parse_roles(&roles)?,
+                        disabled,
+                        created_at,
+                    })
+                })
+                .transpose()?;
+            Ok(Some((token, user)))
         })
         .await
     }
