@@ -1,5 +1,6 @@
 //! `phivault`: the vault server and its tools.
 
+mod access;
 mod bench;
 mod demo;
 mod out;
@@ -30,6 +31,9 @@ enum Command {
     Demo,
     /// Measure phivault against pgcrypto and plaintext PostgreSQL, side by side.
     Bench(bench::BenchArgs),
+    /// Review permissions held against their use.
+    #[command(subcommand)]
+    Access(access::AccessCmd),
     /// Validate role files; explain a decision.
     #[command(subcommand)]
     Policy(policy::PolicyCmd),
@@ -105,7 +109,7 @@ fn init_logging(default: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(match cli.command {
-        Command::Demo | Command::Bench(_) | Command::Policy(_) => "warn",
+        Command::Demo | Command::Bench(_) | Command::Policy(_) | Command::Access(_) => "warn",
         _ => "info",
     });
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -125,6 +129,7 @@ fn main() -> ExitCode {
             Command::Demo => demo::run().await,
             Command::Bench(a) => bench::run(a).await,
             Command::Policy(c) => policy::finish(policy::run(c).await),
+            Command::Access(c) => access::run(c).await,
         }
     });
     match result {

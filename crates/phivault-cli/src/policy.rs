@@ -86,20 +86,28 @@ fn action(verb: &str) -> Action {
     }
 }
 
-async fn explain(a: ExplainArgs) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+/// Opens the vault and its role book without serving (for offline tools).
+pub async fn open_state(
+    data_dir: PathBuf,
+    database: Option<String>,
+) -> Result<AppState, Box<dyn std::error::Error + Send + Sync>> {
     let over = FileConfig {
-        database: a.database,
+        database,
         ..Default::default()
     };
     let config = Arc::new(Config::resolve(
-        a.data_dir.clone(),
+        data_dir.clone(),
         over,
-        FileConfig::load(&a.data_dir)?,
+        FileConfig::load(&data_dir)?,
     )?);
     let (vault, _) = datadir::open(&config, Arc::new(SystemClock)).await?;
     let alerts: Arc<dyn phivault_server::access::AlertHook> =
         Arc::new(phivault_server::access::AlertLog::default());
-    let state = AppState::new(Arc::new(vault), config, alerts).await?;
+    Ok(AppState::new(Arc::new(vault), config, alerts).await?)
+}
+
+async fn explain(a: ExplainArgs) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+    let state = open_state(a.data_dir.clone(), a.database.clone()).await?;
     let Some(user) = state.vault.store().get_user(&a.user).await? else {
         return Err(format!("no user `{}`", a.user).into());
     };

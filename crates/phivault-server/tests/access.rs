@@ -546,3 +546,113 @@ async fn every_route_goes_through_the_decision_point() {
         204
     );
 }
+
+async fn access_review(app: common::App) {
+    let (a, _) = roles_and_patients(&app).await;
+    let nurse = session(&app, "nurse1").await;
+    let (s, _) = app
+        .send_as(
+            &nurse,
+            Method::GET,
+            &format!("/v1/collections/patients/records/{a}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let clerk = session(&app, "clerk1").await;
+    let (s, _) = app
+        .send_as(
+            &clerk,
+            Method::POST,
+            "/v1/collections/patients/records",
+            Some(json!({"fields": {"name": "New Person", "birth_date": "2000-02-02"}})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let state = &app.srv.state;
+    state.flush_usage().await.unwrap();
+    let unused = |since: jiff::Timestamp| async move {
+        let mut v: Vec<(String, String, bool)> = phivault_server::access::review(
+            state.vault.store().as_ref(),
+            &state.roles,
+            since.as_microsecond(),
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.user, h.permission, h.last_used.is_some()))
+        .collect();
+        v.sort();
+        v
+    };
+    let days = |d: i64| jiff::SignedDuration::from_hours(24 * d);
+    let now: jiff::Timestamp = IN_WINDOW.parse().unwrap();
+    let s = |u: &str, p: &str, used: bool| (u.to_owned(), p.to_owned(), used);
+    assert_eq!(
+        unused(now.checked_sub(days(90)).unwrap()).await,
+        vec![
+            s("clerk1", "create:encounters", false),
+            s("clerk1", "view:patients", false),
+            s("nurse1", "search:patients", false),
+            s("nurse1", "view:encounters", false),
+            s("remote1", "search:patients", false),
+            s("remote1", "view:patients", false),
+        ]
+    );
+    // 100 days later, the permissions used once are stale too.
+    let later = now.checked_add(days(100)).unwrap();
+    let stale = unused(later.checked_sub(days(90)).unwrap()).await;
+    assert!(stale.contains(&s("nurse1", "view:patients", true)));
+    assert!(stale.contains(&s("clerk1", "create:patients", true)));
+    assert_eq!(stale.len(), 8);
+}
+both_backends!(permission_review, access_review);
+
+/// Roles in `policies/` are loaded when the server starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_directory_is_loaded_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("policies")).unwrap();
+    std::fs::write(
+        data.join("policies/radiology.json"),
+        r#"{"role": "radiologist", "permissions": ["view:medical_images", "annotate:studies"],
+            "constraints": {"temporal": "08:00-18:00 Mon-Fri", "ip_range": ["192.168.1.0/24"]}}"#,
+    )
+    .unwrap();
+    let clock = std::sync::Arc::new(phivault_server::SystemClock);
+    let srv = phivault_server::embedded::start(&data, None, clock)
+        .await
+        .unwrap();
+    let http = common::client(&srv.cert_pem);
+    let body: Value = http
+        .get(format!("{}/v1/roles", srv.url()))
+        .header(
+            "authorization",
+            format!("Bearer {}", srv.admin_token.as_str()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["roles"][0]["role"], "radiologist");
+    assert_eq!(body["roles"][0]["permissions"][1], "annotate:studies");
+    // An invalid file stops the server from starting, naming the file.
+    std::fs::write(
+        data.join("policies/bad.json"),
+        r#"{"role": "bad", "permissions": ["view:*"]}"#,
+    )
+    .unwrap();
+    srv.stop().await;
+    let e = phivault_server::embedded::start(
+        &data,
+        None,
+        std::sync::Arc::new(phivault_server::SystemClock),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("bad.json") && e.contains("view:*"), "{e}");
+}

@@ -124,6 +124,8 @@ pub struct Grant {
     care_team_only: bool,
     /// Granted through break-glass (flag every use).
     break_glass: bool,
+    /// The role permission that allowed it (`view:patients`), if one did.
+    rule: Option<String>,
 }
 
 impl fmt::Debug for Grant {
@@ -164,6 +166,11 @@ impl Grant {
     /// Results must be filtered to the principal's care-team patients.
     pub fn care_team_only(&self) -> bool {
         self.care_team_only
+    }
+
+    /// The role permission that allowed this (for permission-usage review).
+    pub fn rule(&self) -> Option<&str> {
+        self.rule.as_deref()
     }
 
     /// The grant comes from break-glass access.
@@ -276,6 +283,7 @@ pub fn authorize(
         fields,
         care_team_only,
         break_glass,
+        rule: None,
     };
     if principal.admin {
         return Decision::Allow {
@@ -348,8 +356,10 @@ pub fn authorize(
         let fields = widest_fields(&allowing, resource.collection);
         // Scoped to the care team only when every allowing role is.
         let care_team_only = allowing.iter().all(|(r, _)| r.care_team_only);
+        let mut g = grant(fields, care_team_only, false);
+        g.rule = Some(perm.to_string());
         return Decision::Allow {
-            grant: grant(fields, care_team_only, false),
+            grant: g,
             reason: format!("role `{}` permission `{perm}`", role.name),
         };
     }

@@ -251,3 +251,36 @@ proptest! {
         prop_assert!(!ok((end + 1) % 1440) || len == 1439);
     }
 }
+
+proptest! {
+    /// Around daylight-saving changes, a window follows local wall-clock time:
+    /// for instants within a day of each 2026 transition in New York and
+    /// Berlin, the decision matches the local time of the instant.
+    #[test]
+    fn windows_follow_wall_clock_across_dst(
+        start in 0u16..1380,
+        len in 1u16..60,
+        offset_min in 0i64..(3 * 1440),
+        zone in prop::sample::select(vec![
+            ("America/New_York", "2026-03-07T05:00:00Z"),
+            ("America/New_York", "2026-10-31T04:00:00Z"),
+            ("Europe/Berlin", "2026-03-28T00:00:00Z"),
+            ("Europe/Berlin", "2026-10-24T23:00:00Z"),
+        ]),
+    ) {
+        let (tz_name, base) = zone;
+        let end = start + len;
+        let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+        let r = role(&format!(
+            r#"{{"role": "a", "permissions": ["view:patients"], "timezone": "{tz_name}",
+                "constraints": {{"temporal": "{}-{}"}}}}"#, hm(start), hm(end)));
+        let base: jiff::Timestamp = base.parse().unwrap();
+        let at = base.checked_add(jiff::SignedDuration::from_mins(offset_min)).unwrap();
+        let local = at.to_zoned_datetime(jiff::tz::TimeZone::get(tz_name).unwrap());
+        let minute = u16::try_from(local.hour()).unwrap() * 60 + u16::try_from(local.minute()).unwrap();
+        let want = minute >= start && minute < end;
+        let got = decide(&user(vec![r]), Action::View, res("patients", Relation::default()),
+            &RequestContext { ip: IpAddr::from([127, 0, 0, 1]), now: at }).is_allow();
+        prop_assert_eq!(got, want);
+    }
+}

@@ -4,6 +4,7 @@
 
 mod alerts;
 mod policies;
+mod usage;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -12,6 +13,7 @@ use phivault_core::policy::Role;
 
 pub use alerts::{Alert, AlertHook, AlertLog};
 pub use policies::{PolicyDirError, load_dir};
+pub use usage::{Holding, Usage, review};
 
 /// Roles by name; read on every request, written by `PUT /v1/roles`.
 #[derive(Debug, Default)]

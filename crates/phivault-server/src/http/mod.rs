@@ -23,7 +23,7 @@ use phivault_core::policy::{
 pub use error::ApiError;
 pub use request::RequestId;
 
-use crate::access::{Alert, AlertHook, RoleBook};
+use crate::access::{Alert, AlertHook, RoleBook, Usage};
 use crate::config::Config;
 use crate::vault::Vault;
 
@@ -38,6 +38,8 @@ pub struct AppState {
     pub roles: Arc<RoleBook>,
     /// Where security alerts go.
     pub alerts: Arc<dyn AlertHook>,
+    /// Permission usage, for access reviews.
+    pub usage: Arc<Usage>,
 }
 
 /// What a request addresses, for the decision.
@@ -97,11 +99,14 @@ impl AppState {
             vault.store().put_role(role.name(), &json, now).await?;
             roles.put(role);
         }
+        let usage = Arc::new(Usage::default());
+        spawn_usage_flush(Arc::downgrade(&vault), Arc::downgrade(&usage));
         Ok(Self {
             vault,
             config,
             roles,
             alerts,
+            usage,
         })
     }
 
@@ -120,6 +125,10 @@ impl AppState {
         let ip = client_ip(peer, headers, &self.config.trusted_proxies);
         match self.evaluate(principal, &action, target, ip, now).await? {
             Decision::Allow { grant, .. } => {
+                if let Some(rule) = grant.rule() {
+                    self.usage
+                        .note(&principal.id, rule, crate::clock::micros(now));
+                }
                 if grant.is_break_glass()
                     && action != Action::Custom(policy::BREAK_GLASS_VERB.into())
                 {
@@ -134,6 +143,11 @@ impl AppState {
             }
             Decision::Deny(reason) => Err(ApiError::forbidden(reason.code(), &reason.to_string())),
         }
+    }
+
+    /// Writes pending permission usage to the store now.
+    pub async fn flush_usage(&self) -> Result<(), phivault_store::StoreError> {
+        self.usage.flush(self.vault.store().as_ref()).await
     }
 
     /// The decision for a request, with the facts looked up; no side effects
@@ -191,6 +205,22 @@ impl AppState {
             break_glass,
         })
     }
+}
+
+/// Flushes permission usage every 30 s for as long as the state lives.
+fn spawn_usage_flush(vault: std::sync::Weak<Vault>, usage: std::sync::Weak<Usage>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            let (Some(v), Some(u)) = (vault.upgrade(), usage.upgrade()) else {
+                return;
+            };
+            if let Err(e) = u.flush(v.store().as_ref()).await {
+                tracing::warn!(error = %e, "permission usage not recorded");
+            }
+        }
+    });
 }
 
 /// The patient a target belongs to: the record itself for patients, the

@@ -71,6 +71,15 @@ const STEPS: &[(i64, &str)] = &[
         );
         CREATE INDEX break_glass_lookup ON break_glass (user_id, patient_id, expires_at);",
     ),
+    (
+        3,
+        "CREATE TABLE permission_usage (
+            user_id    TEXT NOT NULL,
+            permission TEXT NOT NULL,
+            last_used  BIGINT NOT NULL,
+            PRIMARY KEY (user_id, permission)
+        );",
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
