@@ -5,6 +5,7 @@
 //! tags; it holds no key and cannot read PHI. Every write is one transaction.
 
 mod access;
+pub mod audit;
 mod error;
 pub mod postgres;
 pub mod sqlite;
@@ -20,6 +21,12 @@ pub use types::{BreakGlassRow, IndexEntry, StoredRecord, TokenKind, TokenRow, Us
 pub trait Store: AccessStore + Send + Sync + std::fmt::Debug {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+
+    /// The audit store kept in the same database (PostgreSQL); `None` when
+    /// the audit trail lives elsewhere (segment files beside SQLite).
+    fn audit_store(&self) -> Option<std::sync::Arc<dyn audit::AuditStore>> {
+        None
+    }
 
     /// Inserts a record and its blind-index entries atomically.
     async fn insert_record(

@@ -11,6 +11,8 @@
     reason = "tests"
 )]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -319,25 +321,11 @@ async fn sqlite_conformance() {
     suite(Arc::new(s)).await;
 }
 
-/// The PostgreSQL URL for tests, or `None` to skip (failing instead when CI
-/// requires PostgreSQL).
-pub fn postgres_url() -> Option<String> {
-    match std::env::var("PHIVAULT_TEST_POSTGRES_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            assert!(
-                std::env::var("PHIVAULT_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "PHIVAULT_REQUIRE_POSTGRES=1 but PHIVAULT_TEST_POSTGRES_URL is not set: the PostgreSQL suite would be skipped"
-            );
-            eprintln!("skipping PostgreSQL conformance: PHIVAULT_TEST_POSTGRES_URL is not set");
-            None
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_conformance() {
-    let Some(url) = postgres_url() else { return };
+    let Some(url) = common::postgres_url() else {
+        return;
+    };
     let schema = format!("pv_conf_{}", std::process::id());
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
         .await

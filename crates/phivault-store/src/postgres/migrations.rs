@@ -81,6 +81,45 @@ const STEPS: &[(i64, &str)] = &[
             PRIMARY KEY (user_id, permission)
         );",
     ),
+    (
+        4,
+        // The audit trail: rows can be added, never changed. The trigger
+        // binds every role including the owner; the REVOKE keeps a service
+        // role that is not the owner from even trying.
+        "CREATE TABLE audit_events (
+            idx        BIGINT PRIMARY KEY,
+            at         BIGINT NOT NULL,
+            user_id    TEXT NOT NULL,
+            action     TEXT NOT NULL,
+            patient_id TEXT,
+            leaf       BYTEA NOT NULL,
+            event      BYTEA NOT NULL
+        );
+        CREATE INDEX audit_events_patient ON audit_events (patient_id, idx) WHERE patient_id IS NOT NULL;
+        CREATE INDEX audit_events_user ON audit_events (user_id, idx);
+        CREATE INDEX audit_events_at ON audit_events (at);
+        CREATE TABLE audit_checkpoints (
+            size BIGINT PRIMARY KEY,
+            note TEXT NOT NULL
+        );
+        CREATE TABLE audit_outbox (
+            sink TEXT PRIMARY KEY,
+            upto BIGINT NOT NULL
+        );
+        CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'the audit trail is append-only' USING ERRCODE = 'insufficient_privilege';
+        END $$;
+        CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
+            FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+        CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
+            FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+        CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON audit_checkpoints
+            FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+        CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints
+            FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+        REVOKE UPDATE, DELETE, TRUNCATE ON audit_events, audit_checkpoints FROM PUBLIC;",
+    ),
 ];
 
 pub(super) async fn apply(client: &mut Object, schema: &str) -> Result<(), StoreError> {

@@ -3,6 +3,7 @@
 //! one round trip and atomic.
 
 mod access;
+mod audit;
 mod migrations;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -14,6 +15,7 @@ use crate::{ErrorKind, IndexEntry, Store, StoreError, StoredRecord, TokenKind, T
 pub const DEFAULT_SCHEMA: &str = "phivault";
 
 /// The PostgreSQL store.
+#[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
     schema: String,
@@ -129,6 +131,10 @@ fn split_index(index: &[IndexEntry]) -> (Vec<&str>, Vec<&[u8]>) {
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    fn audit_store(&self) -> Option<std::sync::Arc<dyn crate::audit::AuditStore>> {
+        Some(std::sync::Arc::new(self.clone()))
     }
 
     async fn insert_record(
