@@ -15,7 +15,7 @@ use phivault_store::audit::{AuditFrame, AuditMeta, AuditQuery, AuditStore, NewFr
 
 fn frame(i: u64) -> NewFrame {
     let user = format!("u{}", i % 3);
-    let patient = (i % 2 == 0).then(|| format!("p{}", i % 4));
+    let patient = i.is_multiple_of(2).then(|| format!("p{}", i % 4));
     let event =
         serde_json::json!({"index": i, "user": user, "action": "viewed", "patient_id": patient})
             .to_string()
