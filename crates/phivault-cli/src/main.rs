@@ -1,6 +1,7 @@
 //! `phivault`: the vault server and its tools.
 
 mod access;
+mod audit;
 mod bench;
 mod demo;
 mod out;
@@ -34,6 +35,9 @@ enum Command {
     /// Review permissions held against their use.
     #[command(subcommand)]
     Access(access::AccessCmd),
+    /// Verify, prove, export and account from the audit trail.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
     /// Validate role files; explain a decision.
     #[command(subcommand)]
     Policy(policy::PolicyCmd),
@@ -109,7 +113,11 @@ fn init_logging(default: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(match cli.command {
-        Command::Demo | Command::Bench(_) | Command::Policy(_) | Command::Access(_) => "warn",
+        Command::Demo
+        | Command::Bench(_)
+        | Command::Policy(_)
+        | Command::Access(_)
+        | Command::Audit(_) => "warn",
         _ => "info",
     });
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -130,6 +138,7 @@ fn main() -> ExitCode {
             Command::Bench(a) => bench::run(a).await,
             Command::Policy(c) => policy::finish(policy::run(c).await),
             Command::Access(c) => access::run(c).await,
+            Command::Audit(c) => audit::run(c).await,
         }
     });
     match result {

@@ -31,6 +31,14 @@ pub struct FileConfig {
     pub break_glass_minutes: Option<u32>,
     /// Reverse proxies whose `X-Forwarded-For` is believed (CIDRs).
     pub trusted_proxies: Option<Vec<String>>,
+    /// Tenant name: audit subject `phivault.audit.<tenant>`, checkpoint origin.
+    pub tenant: Option<String>,
+    /// NATS URL to stream the audit trail to (JetStream); none: no streaming.
+    pub nats_url: Option<String>,
+    /// Sign an audit checkpoint after this many events.
+    pub audit_checkpoint_events: Option<u64>,
+    /// … or after this many seconds with new events.
+    pub audit_checkpoint_seconds: Option<u64>,
 }
 
 /// Why configuration was rejected.
@@ -48,6 +56,9 @@ pub enum ConfigError {
     /// A trusted proxy is not a CIDR.
     #[error("`trusted_proxies` entry `{0}` is not a CIDR")]
     TrustedProxy(String),
+    /// The tenant name is not usable in a subject.
+    #[error("`tenant` must be 1-32 lowercase letters, digits or `-`")]
+    Tenant,
     /// A duration is zero.
     #[error("`{0}` must be at least one minute")]
     ZeroMinutes(&'static str),
@@ -81,6 +92,12 @@ pub struct Config {
     pub break_glass: jiff::SignedDuration,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Tenant name.
+    pub tenant: String,
+    /// NATS URL for audit streaming.
+    pub nats_url: Option<String>,
+    /// When audit checkpoints are signed.
+    pub checkpoints: crate::audit::CheckpointPolicy,
 }
 
 /// The default listen address.
@@ -153,7 +170,36 @@ impl Config {
                     .map_err(|_| ConfigError::TrustedProxy(c.clone()))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let tenant = over
+            .tenant
+            .or(file.tenant)
+            .unwrap_or_else(|| "default".into());
+        if tenant.is_empty()
+            || tenant.len() > 32
+            || !tenant
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(ConfigError::Tenant);
+        }
+        let defaults = crate::audit::CheckpointPolicy::default();
+        let checkpoints = crate::audit::CheckpointPolicy {
+            every_events: over
+                .audit_checkpoint_events
+                .or(file.audit_checkpoint_events)
+                .unwrap_or(defaults.every_events)
+                .max(1),
+            every: over
+                .audit_checkpoint_seconds
+                .or(file.audit_checkpoint_seconds)
+                .map(std::time::Duration::from_secs)
+                .unwrap_or(defaults.every)
+                .max(std::time::Duration::from_secs(1)),
+        };
         Ok(Self {
+            tenant,
+            nats_url: over.nats_url.or(file.nats_url),
+            checkpoints,
             session_idle,
             session_lifetime,
             break_glass,
@@ -169,6 +215,16 @@ impl Config {
                 .unwrap_or(1024 * 1024),
             data_dir,
         })
+    }
+
+    /// The audit log's origin (also the checkpoint key's name).
+    pub fn audit_origin(&self) -> String {
+        format!("phivault.local/audit/{}", self.tenant)
+    }
+
+    /// Where the embedded audit segments live.
+    pub fn audit_dir(&self) -> PathBuf {
+        self.data_dir.join("audit")
     }
 
     /// Where the embedded database lives.

@@ -45,6 +45,9 @@ pub enum DataDirError {
     /// Key material would live inside the PHI store.
     #[error("refusing to start: {0}")]
     Separation(String),
+    /// The audit trail cannot be opened (or does not match its checkpoints).
+    #[error("audit trail: {0}")]
+    Audit(String),
     /// The system random generator failed.
     #[error("the system random generator failed")]
     Random,
@@ -157,8 +160,45 @@ pub async fn open(
     let store = phivault_store::open(&config.store_location()).await?;
     let keys: Arc<dyn phivault_keys::KeyProvider> =
         Arc::new(Keyring::open(&config.data_dir.join("keys"))?);
-    let vault = Vault::new(schema, store, keys, keyring.index_root(), clock);
+    let audit = open_audit(config, &store).await?;
+    let vault = Vault::new(schema, store, keys, keyring.index_root(), clock, audit);
     Ok((vault, keyring))
+}
+
+/// The audit store beside `store`: the same PostgreSQL database, or segment
+/// files under `audit/` for the embedded default.
+pub fn audit_store(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    writable: bool,
+) -> Result<Arc<dyn phivault_store::audit::AuditStore>, DataDirError> {
+    match store.audit_store() {
+        Some(a) => Ok(a),
+        None => Ok(Arc::new(
+            phivault_store::audit::segment::SegmentStore::open(&config.audit_dir(), writable)
+                .map_err(|e| DataDirError::Audit(e.to_string()))?,
+        )),
+    }
+}
+
+/// Opens the audit log (refusing one that does not match its checkpoints)
+/// and starts streaming it when a broker is configured.
+pub async fn open_audit(
+    config: &Config,
+    store: &Arc<dyn Store>,
+) -> Result<Arc<crate::audit::AuditLog>, DataDirError> {
+    let signer = crate::audit::load_or_create_signer(&config.data_dir, &config.audit_origin())?;
+    let log = crate::audit::AuditLog::open(
+        audit_store(config, store, true)?,
+        signer,
+        config.checkpoints,
+    )
+    .await
+    .map_err(|e| DataDirError::Audit(e.to_string()))?;
+    if let Some(url) = &config.nats_url {
+        crate::audit::outbox::spawn(&log, url.clone(), config.tenant.clone());
+    }
+    Ok(log)
 }
 
 /// Issues an administrator token and stores its hash; returns the token text

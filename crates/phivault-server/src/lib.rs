@@ -2,6 +2,7 @@
 //! over rustls, configuration and the data directory.
 
 pub mod access;
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod datadir;

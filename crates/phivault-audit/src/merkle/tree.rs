@@ -98,6 +98,11 @@ impl TiledTree {
         self.loaded.insert(tile, leaves);
     }
 
+    /// Number of supplied tiles held.
+    pub fn loaded_tiles(&self) -> usize {
+        self.loaded.len()
+    }
+
     /// Forgets supplied tiles (they are only a cache for one operation).
     pub fn clear_loaded(&mut self) {
         self.loaded.clear();

@@ -8,6 +8,7 @@ use phivault_core::envelope::{DataKey, FieldContext, RecordCipher};
 use phivault_core::policy::{self, Action, Decision, Principal, RequestContext, Resource};
 use phivault_core::{PhiValue, schema::Schema};
 use phivault_keys::keyring::Keyring;
+use phivault_server::vault::Permit;
 use phivault_server::vault::SearchRequest;
 use phivault_server::{SystemClock, Vault};
 
@@ -70,17 +71,40 @@ pub async fn backend(
     let store = phivault_store::open(&location).await?;
     let schema = Schema::from_toml(Schema::default_toml())?;
     let root = keyring.index_root().clone();
+    // Every operation records its audit event durably, as in the server.
+    let audit_store: Arc<dyn phivault_store::audit::AuditStore> = match store.audit_store() {
+        Some(a) => a,
+        None => Arc::new(phivault_store::audit::segment::SegmentStore::open(
+            &dir.path().join("audit"),
+            true,
+        )?),
+    };
+    let (signer, _) = phivault_audit::Signer::generate("bench.local/audit")?;
+    let audit = phivault_server::audit::AuditLog::open(
+        audit_store,
+        signer,
+        phivault_server::audit::CheckpointPolicy::default(),
+    )
+    .await?;
     let vault = Vault::new(
         schema,
         store.clone(),
         Arc::new(keyring),
         &root,
         Arc::new(SystemClock),
+        audit,
     );
+    let who = phivault_server::audit::Who::operator("bench");
+    let permit = |a| -> Result<Permit, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Permit {
+            grant: grant(a)?,
+            who: who.clone(),
+        })
+    };
     let (g_create, g_view, g_search) = (
-        grant(Action::Create)?,
-        grant(Action::View)?,
-        grant(Action::Search)?,
+        permit(Action::Create)?,
+        permit(Action::View)?,
+        permit(Action::Search)?,
     );
     let mut ids = Vec::with_capacity(patients.len());
     let mut t_ins = Vec::with_capacity(patients.len());

@@ -90,14 +90,15 @@ pub async fn create_user(
     headers: HeaderMap,
     JsonObject(mut body): JsonObject,
 ) -> Result<Response, ApiError> {
-    st.decide(
-        &p,
-        custom("manage_users"),
-        Target::collection("users"),
-        &peer,
-        &headers,
-    )
-    .await?;
+    let permit = st
+        .decide(
+            &p,
+            custom("manage_users"),
+            Target::collection("users"),
+            &peer,
+            &headers,
+        )
+        .await?;
     let id = match body.remove("id") {
         Some(Value::String(s)) if valid_user_id(&s) => s,
         Some(_) => return Err(bad("id", "must be 1-128 letters, digits or `.-_@+`")),
@@ -138,6 +139,8 @@ pub async fn create_user(
         }
         Err(e) => return Err(store_err(e)),
     }
+    st.security_event(&permit, "user_created", format!("/v1/users/{id}"), |_| {})
+        .await?;
     Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response())
 }
 
@@ -151,14 +154,15 @@ pub async fn update_user(
     Path(id): Path<String>,
     JsonObject(mut body): JsonObject,
 ) -> Result<Response, ApiError> {
-    st.decide(
-        &p,
-        custom("manage_users"),
-        Target::collection("users"),
-        &peer,
-        &headers,
-    )
-    .await?;
+    let permit = st
+        .decide(
+            &p,
+            custom("manage_users"),
+            Target::collection("users"),
+            &peer,
+            &headers,
+        )
+        .await?;
     let roles = string_list(&mut body, "roles")?;
     let disabled = match body.remove("disabled") {
         None => None,
@@ -186,6 +190,13 @@ pub async fn update_user(
         .await
         .map_err(store_err)?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "user not found"))?;
+    let action = if u.disabled {
+        "user_disabled"
+    } else {
+        "user_changed"
+    };
+    st.security_event(&permit, action, format!("/v1/users/{}", u.id), |_| {})
+        .await?;
     Ok(Json(json!({"id": u.id, "display_name": u.display_name, "roles": u.roles, "disabled": u.disabled})).into_response())
 }
 
@@ -198,14 +209,15 @@ pub async fn put_role(
     Path(name): Path<String>,
     JsonObject(mut body): JsonObject,
 ) -> Result<Response, ApiError> {
-    st.decide(
-        &p,
-        custom("manage_roles"),
-        Target::collection("roles"),
-        &peer,
-        &headers,
-    )
-    .await?;
+    let permit = st
+        .decide(
+            &p,
+            custom("manage_roles"),
+            Target::collection("roles"),
+            &peer,
+            &headers,
+        )
+        .await?;
     match body.get("role") {
         None => {
             body.insert("role".into(), Value::String(name.clone()));
@@ -222,6 +234,8 @@ pub async fn put_role(
         .put_role(&name, &json, now)
         .await
         .map_err(store_err)?;
+    st.security_event(&permit, "role_changed", format!("/v1/roles/{name}"), |_| {})
+        .await?;
     st.roles.put(role);
     let v: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
     Ok(Json(v).into_response())
@@ -293,14 +307,15 @@ pub async fn create_token(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    st.decide(
-        &p,
-        custom("manage_users"),
-        Target::collection("users"),
-        &peer,
-        &headers,
-    )
-    .await?;
+    let permit = st
+        .decide(
+            &p,
+            custom("manage_users"),
+            Target::collection("users"),
+            &peer,
+            &headers,
+        )
+        .await?;
     let user = st.vault.store().get_user(&id).await.map_err(store_err)?;
     if user.is_none_or(|u| u.disabled) {
         return Err(ApiError::new(
@@ -310,6 +325,13 @@ pub async fn create_token(
         ));
     }
     let (text, _) = issue(&st, &id, false, TokenKind::Api).await?;
+    st.security_event(
+        &permit,
+        "token_issued",
+        format!("/v1/users/{id}/tokens"),
+        |_| {},
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(json!({"token": text.as_str()}))).into_response())
 }
 
@@ -320,15 +342,18 @@ pub async fn open_session(
     peer: Peer,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    st.decide(
-        &p,
-        custom(SESSION_VERB),
-        Target::collection(""),
-        &peer,
-        &headers,
-    )
-    .await?;
+    let permit = st
+        .decide(
+            &p,
+            custom(SESSION_VERB),
+            Target::collection(""),
+            &peer,
+            &headers,
+        )
+        .await?;
     let (text, expires_at) = issue(&st, &p.id, p.admin, TokenKind::Session).await?;
+    st.security_event(&permit, "session_opened", "/v1/sessions".into(), |_| {})
+        .await?;
     let expires_at = expires_at.map(rfc3339_micros);
     Ok((
         StatusCode::CREATED,
@@ -345,14 +370,15 @@ pub async fn close_session(
     peer: Peer,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    st.decide(
-        &p,
-        custom(SESSION_VERB),
-        Target::collection(""),
-        &peer,
-        &headers,
-    )
-    .await?;
+    let permit = st
+        .decide(
+            &p,
+            custom(SESSION_VERB),
+            Target::collection(""),
+            &peer,
+            &headers,
+        )
+        .await?;
     if auth.kind != TokenKind::Session {
         return Err(ApiError::bad_request(
             "not_a_session",
@@ -364,6 +390,13 @@ pub async fn close_session(
         .disable_token(&p.token_id)
         .await
         .map_err(store_err)?;
+    st.security_event(
+        &permit,
+        "session_closed",
+        "/v1/sessions/current".into(),
+        |_| {},
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -396,14 +429,15 @@ pub async fn put_care_team(
     Path(id): Path<String>,
     JsonObject(mut body): JsonObject,
 ) -> Result<Response, ApiError> {
-    st.decide(
-        &p,
-        custom("assign_care_team"),
-        Target::record("patients", &id),
-        &peer,
-        &headers,
-    )
-    .await?;
+    let permit = st
+        .decide(
+            &p,
+            custom("assign_care_team"),
+            Target::record("patients", &id),
+            &peer,
+            &headers,
+        )
+        .await?;
     let users = string_list(&mut body, "users")?
         .ok_or_else(|| ApiError::bad_request("missing_field", "field `users` is required"))?;
     only(&body, "`users`")?;
@@ -416,6 +450,13 @@ pub async fn put_care_team(
         .set_care_team(&id, users.clone())
         .await
         .map_err(store_err)?;
+    st.security_event(
+        &permit,
+        "care_team_changed",
+        format!("/v1/collections/patients/records/{id}/care-team"),
+        |e| e.patient_id = Some(id.clone()),
+    )
+    .await?;
     Ok(Json(json!({"patient_id": id, "users": users})).into_response())
 }
 
@@ -457,14 +498,15 @@ pub async fn break_glass(
         }
     };
     only(&body, "`patient_id`, `reason`")?;
-    st.decide(
-        &p,
-        custom(BREAK_GLASS_VERB),
-        Target::record("patients", &patient_id),
-        &peer,
-        &headers,
-    )
-    .await?;
+    let permit = st
+        .decide(
+            &p,
+            custom(BREAK_GLASS_VERB),
+            Target::record("patients", &patient_id),
+            &peer,
+            &headers,
+        )
+        .await?;
     patient_exists(&st, &patient_id).await?;
     let now = st.vault.clock().now();
     let expires = now.checked_add(st.config.break_glass).unwrap_or(now);
@@ -481,6 +523,16 @@ pub async fn break_glass(
         })
         .await
         .map_err(store_err)?;
+    st.security_event(
+        &permit,
+        "break_glass_granted",
+        "/v1/break-glass".into(),
+        |e| {
+            e.patient_id = Some(patient_id.clone());
+            e.flags.push("break_glass".into());
+        },
+    )
+    .await?;
     st.alerts.raise(Alert {
         kind: "break_glass_granted",
         user: p.id.clone(),

@@ -38,6 +38,19 @@ pub async fn authenticate(
         .map_err(|e| ApiError::from(crate::vault::VaultError::Store(e)))?
         .ok_or_else(ApiError::unauthorized)?;
     if row.disabled || !presented.matches(&row.hash) {
+        let reason = if row.disabled {
+            "token_disabled"
+        } else {
+            "bad_secret"
+        };
+        let e = auth_event_of(
+            &state,
+            &req,
+            &row.principal,
+            "authentication_failed",
+            reason,
+        );
+        record_quiet(&state, e).await;
         return Err(ApiError::unauthorized());
     }
     let store_err = |e| ApiError::from(crate::vault::VaultError::Store(e));
@@ -53,9 +66,17 @@ pub async fn authenticate(
         });
         return Ok(next.run(req).await);
     }
-    let user = user
-        .filter(|u| !u.disabled)
-        .ok_or_else(ApiError::unauthorized)?;
+    let Some(user) = user.filter(|u| !u.disabled) else {
+        let e = auth_event_of(
+            &state,
+            &req,
+            &row.principal,
+            "authentication_failed",
+            "user_disabled",
+        );
+        record_quiet(&state, e).await;
+        return Err(ApiError::unauthorized());
+    };
     let now = micros(state.vault.clock().now());
     match kind {
         TokenKind::Session => {
@@ -64,6 +85,8 @@ pub async fn authenticate(
             let expired = row.expires_at.is_some_and(|e| now >= e)
                 || i128::from(now) - i128::from(last) >= idle;
             if expired {
+                let e = auth_event_of(&state, &req, &user.id, "session_expired", "session_expired");
+                record_quiet(&state, e).await;
                 return Err(ApiError::session_expired());
             }
             // Record use for the idle timeout, at most every 30 s per session.
@@ -98,6 +121,38 @@ pub async fn authenticate(
 }
 
 const TOUCH_EVERY_MICROS: i64 = 30_000_000;
+
+/// Records a refused authentication of a known token's user (best effort:
+/// the request is refused either way).
+async fn record_quiet(state: &AppState, e: Option<phivault_audit::Event>) {
+    if let Some(e) = e
+        && let Err(err) = state.record(e).await
+    {
+        tracing::error!(error = %err.code, "audit: authentication event not recorded");
+    }
+}
+
+fn auth_event_of(
+    state: &AppState,
+    req: &Request,
+    user: &str,
+    action: &str,
+    reason: &str,
+) -> Option<phivault_audit::Event> {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()?;
+    let who = state.who(user, peer, req.headers()).ok()?;
+    let path = req.uri().path().to_owned();
+    let mut e = who.event(
+        state.vault.clock().now(),
+        action,
+        path,
+        phivault_audit::Outcome::Denied,
+    );
+    e.reason = Some(reason.to_owned());
+    Some(e)
+}
 
 /// How the request authenticated.
 #[derive(Debug, Clone, Copy)]

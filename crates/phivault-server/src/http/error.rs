@@ -126,7 +126,24 @@ impl From<VaultError> for ApiError {
                     "service unavailable",
                 )
             },
+            VaultError::Audit(a) => Self::from(a),
             other => Self::internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::audit::AuditError> for ApiError {
+    fn from(a: crate::audit::AuditError) -> Self {
+        match a {
+            crate::audit::AuditError::Range(m) => Self::bad_request("invalid_range", m),
+            other => Self {
+                detail: Some(other.to_string()),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "audit_unavailable",
+                    "the audit trail cannot record this request; nothing was disclosed",
+                )
+            },
         }
     }
 }

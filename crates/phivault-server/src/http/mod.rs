@@ -3,6 +3,7 @@
 //! route demands authentication.
 
 mod access;
+mod audit;
 mod auth;
 mod body;
 mod error;
@@ -17,15 +18,18 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::MethodRouter;
 use phivault_core::policy::{
-    self, Action, Decision, Grant, Principal, Relation, RequestContext, Resource,
+    self, Action, Decision, Principal, Relation, RequestContext, Resource,
 };
 
 pub use error::ApiError;
 pub use request::RequestId;
 
 use crate::access::{Alert, AlertHook, RoleBook, Usage};
+use crate::audit::Who;
 use crate::config::Config;
+use crate::vault::Permit;
 use crate::vault::Vault;
+use phivault_audit::Outcome;
 
 /// Shared state of every handler.
 #[derive(Debug, Clone)]
@@ -54,6 +58,15 @@ pub struct Target<'a> {
 }
 
 impl<'a> Target<'a> {
+    /// The route-shaped resource name events carry (ids only).
+    pub fn resource(&self) -> String {
+        match (self.collection, self.record) {
+            ("", _) => "/v1".into(),
+            (c, Some(r)) => format!("/v1/collections/{c}/records/{r}"),
+            (c, None) => format!("/v1/collections/{c}"),
+        }
+    }
+
     /// A collection-wide or vault-wide target.
     pub fn collection(collection: &'a str) -> Self {
         Self {
@@ -120,9 +133,11 @@ impl AppState {
         target: Target<'_>,
         peer: &ConnectInfo<SocketAddr>,
         headers: &HeaderMap,
-    ) -> Result<Grant, ApiError> {
+    ) -> Result<Permit, ApiError> {
         let now = self.vault.clock().now();
         let ip = client_ip(peer, headers, &self.config.trusted_proxies);
+        let who = Who::from_request(&principal.id, ip, request_id(headers), headers)
+            .map_err(|e| ApiError::bad_request("invalid_header", e.to_string()))?;
         match self.evaluate(principal, &action, target, ip, now).await? {
             Decision::Allow { grant, .. } => {
                 if let Some(rule) = grant.rule() {
@@ -139,10 +154,57 @@ impl AppState {
                         at: now.to_string(),
                     });
                 }
-                Ok(grant)
+                Ok(Permit { grant, who })
             }
-            Decision::Deny(reason) => Err(ApiError::forbidden(reason.code(), &reason.to_string())),
+            Decision::Deny(reason) => {
+                let mut e = who.event(
+                    now,
+                    &past_tense(&action),
+                    target.resource(),
+                    Outcome::Denied,
+                );
+                e.reason = Some(reason.code().to_owned());
+                e.patient_id = relation_patient(self, target).await;
+                if let Err(err) = self.vault.audit().append(vec![e]).await {
+                    tracing::error!(error = %err, "audit: denial not recorded");
+                }
+                Err(ApiError::forbidden(reason.code(), &reason.to_string()))
+            }
         }
+    }
+
+    /// Records a security event (user, role, session, care-team and
+    /// break-glass changes) durably; 503 if the trail cannot take it.
+    pub async fn record(&self, e: phivault_audit::Event) -> Result<(), ApiError> {
+        self.vault.audit().append(vec![e]).await?;
+        Ok(())
+    }
+
+    /// Records a security event by a permitted requester.
+    pub async fn security_event(
+        &self,
+        permit: &Permit,
+        action: &str,
+        resource: String,
+        tweak: impl FnOnce(&mut phivault_audit::Event),
+    ) -> Result<(), ApiError> {
+        let mut e = permit
+            .who
+            .event(self.vault.clock().now(), action, resource, Outcome::Success);
+        tweak(&mut e);
+        self.record(e).await
+    }
+
+    /// The requester of a request, for events outside the vault.
+    pub fn who(
+        &self,
+        user: &str,
+        peer: &ConnectInfo<SocketAddr>,
+        headers: &HeaderMap,
+    ) -> Result<Who, ApiError> {
+        let ip = client_ip(peer, headers, &self.config.trusted_proxies);
+        Who::from_request(user, ip, request_id(headers), headers)
+            .map_err(|e| ApiError::bad_request("invalid_header", e.to_string()))
     }
 
     /// Writes pending permission usage to the store now.
@@ -204,6 +266,28 @@ impl AppState {
             on_care_team,
             break_glass,
         })
+    }
+}
+
+/// The request id the request middleware put in the headers.
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The audit action for an attempted action.
+pub fn past_tense(a: &Action) -> String {
+    match a {
+        Action::View => "viewed".into(),
+        Action::Create => "created".into(),
+        Action::Modify => "modified".into(),
+        Action::Delete => "deleted".into(),
+        Action::Search => "searched".into(),
+        Action::Export => "exported".into(),
+        Action::Describe => "described".into(),
+        Action::Custom(v) => format!("custom:{v}"),
     }
 }
 
@@ -363,6 +447,36 @@ pub const ROUTES: &[RouteSpec] = &[
         path: "/v1/break-glass",
         public: false,
     },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/audit/public-key",
+        public: true,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/audit/checkpoint",
+        public: false,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/audit/proofs/inclusion",
+        public: false,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/audit/proofs/consistency",
+        public: false,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/audit/events",
+        public: false,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/collections/patients/records/{id}/disclosures",
+        public: false,
+    },
 ];
 
 fn handler(spec: &RouteSpec) -> Option<MethodRouter<AppState>> {
@@ -384,6 +498,12 @@ fn handler(spec: &RouteSpec) -> Option<MethodRouter<AppState>> {
         ("DELETE", "/v1/sessions/current") => delete(access::close_session),
         ("PUT", "/v1/collections/patients/records/{id}/care-team") => put(access::put_care_team),
         ("POST", "/v1/break-glass") => post(access::break_glass),
+        ("GET", "/v1/audit/public-key") => get(audit::public_key),
+        ("GET", "/v1/audit/checkpoint") => get(audit::checkpoint),
+        ("GET", "/v1/audit/proofs/inclusion") => get(audit::inclusion),
+        ("GET", "/v1/audit/proofs/consistency") => get(audit::consistency),
+        ("GET", "/v1/audit/events") => get(audit::events),
+        ("GET", "/v1/collections/patients/records/{id}/disclosures") => get(audit::disclosures),
         _ => return None,
     })
 }

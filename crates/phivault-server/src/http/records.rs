@@ -102,12 +102,12 @@ pub async fn create(
         record: None,
         links_to: patient_id.as_deref(),
     };
-    let grant = st
+    let permit = st
         .decide(&p, Action::Create, target, &peer, &headers)
         .await?;
     let id = st
         .vault
-        .create(&grant, &collection, patient_id, fields)
+        .create(&permit, &collection, patient_id, fields)
         .await?;
     Ok((StatusCode::CREATED, Json(json!({"id": id.as_str()}))).into_response())
 }
@@ -120,7 +120,7 @@ pub async fn read(
     headers: HeaderMap,
     Path((collection, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let grant = st
+    let permit = st
         .decide(
             &p,
             Action::View,
@@ -129,7 +129,7 @@ pub async fn read(
             &headers,
         )
         .await?;
-    let view = st.vault.get(&grant, &collection, &id).await?;
+    let view = st.vault.get(&permit, &collection, &id).await?;
     Ok(Json(Disclosed(&view)).into_response())
 }
 
@@ -142,7 +142,7 @@ pub async fn update(
     Path((collection, id)): Path<(String, String)>,
     JsonObject(mut body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let grant = st
+    let permit = st
         .decide(
             &p,
             Action::Modify,
@@ -172,7 +172,7 @@ pub async fn update(
             "request body may contain only `fields`",
         ));
     }
-    let view = st.vault.patch(&grant, &collection, &id, fields).await?;
+    let view = st.vault.patch(&permit, &collection, &id, fields).await?;
     Ok(Json(Disclosed(&view)).into_response())
 }
 
@@ -184,7 +184,7 @@ pub async fn remove(
     headers: HeaderMap,
     Path((collection, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let grant = st
+    let permit = st
         .decide(
             &p,
             Action::Delete,
@@ -193,7 +193,7 @@ pub async fn remove(
             &headers,
         )
         .await?;
-    st.vault.delete(&grant, &collection, &id).await?;
+    st.vault.delete(&permit, &collection, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -206,7 +206,7 @@ pub async fn search(
     Path(collection): Path<String>,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let grant = st
+    let permit = st
         .decide(
             &p,
             Action::Search,
@@ -216,25 +216,7 @@ pub async fn search(
         )
         .await?;
     let req = SearchRequest::parse(body)?;
-    let mut records = st.vault.search(&grant, &collection, req).await?;
-    if grant.care_team_only() {
-        // Only the user's care-team patients (a record of a linked collection
-        // counts through its patient).
-        let mut kept = Vec::with_capacity(records.len());
-        for r in records {
-            let patient = r.patient_id.clone().unwrap_or_else(|| r.id.clone());
-            let on = st
-                .vault
-                .store()
-                .on_care_team(&patient, &p.id)
-                .await
-                .map_err(|e| ApiError::from(crate::vault::VaultError::Store(e)))?;
-            if on {
-                kept.push(r);
-            }
-        }
-        records = kept;
-    }
+    let records = st.vault.search(&permit, &collection, req).await?;
     let out: Vec<Disclosed<'_>> = records.iter().map(Disclosed).collect();
     Ok(Json(json!({ "records": out })).into_response())
 }

@@ -28,6 +28,10 @@ pub async fn around(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = new_id();
     req.extensions_mut().insert(RequestId(id.clone()));
+    // Handlers read the id from the headers (a client-sent one is replaced).
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        req.headers_mut().insert("x-request-id", v);
+    }
     let method = req.method().clone();
     let route = req
         .extensions()

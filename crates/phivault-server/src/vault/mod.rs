@@ -19,7 +19,9 @@ use phivault_store::{ErrorKind, Store, StoreError};
 pub use search::SearchRequest;
 pub use view::{Disclosed, FieldOut, RecordView};
 
+use crate::audit::{AuditLog, Who};
 use crate::clock::Clock;
+use phivault_audit::{Event, Outcome};
 
 /// Why a vault operation failed. Messages name fields, never values.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +67,9 @@ pub enum VaultError {
     /// Random generator or sealing failure.
     #[error("cryptographic operation failed")]
     Crypto,
+    /// The audit trail cannot record the access: nothing is disclosed.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 impl From<StoreError> for VaultError {
@@ -83,13 +88,27 @@ impl From<ValueError> for VaultError {
     }
 }
 
-/// The vault: schema, key provider, blind indexer and store.
+/// What a vault operation needs from the decision point and the request:
+/// the grant (made only by `policy::authorize`) and the requester, whom
+/// every audit event names.
+#[derive(Debug, Clone)]
+pub struct Permit {
+    /// The grant.
+    pub grant: Grant,
+    /// The requester.
+    pub who: Who,
+}
+
+/// The vault: schema, key provider, blind indexer, store and audit log.
+/// Every operation records its audit event before it discloses or changes
+/// anything.
 pub struct Vault {
     schema: Schema,
     store: Arc<dyn Store>,
     keys: Arc<dyn KeyProvider>,
     indexer: BlindIndexer,
     clock: Arc<dyn Clock>,
+    audit: Arc<AuditLog>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -109,6 +128,7 @@ impl Vault {
         keys: Arc<dyn KeyProvider>,
         index_root: &zeroize::Zeroizing<[u8; 32]>,
         clock: Arc<dyn Clock>,
+        audit: Arc<AuditLog>,
     ) -> Self {
         let indexer = BlindIndexer::new(index_root, &schema);
         Self {
@@ -117,6 +137,36 @@ impl Vault {
             keys,
             indexer,
             clock,
+            audit,
+        }
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &Arc<AuditLog> {
+        &self.audit
+    }
+
+    /// Records events (durably) by the permit's requester.
+    async fn record(&self, events: Vec<Event>) -> Result<(), VaultError> {
+        self.audit.append(events).await?;
+        Ok(())
+    }
+
+    /// An event by the permit's requester, now.
+    fn event(&self, permit: &Permit, action: &str, resource: String) -> Event {
+        permit
+            .who
+            .event(self.clock.now(), action, resource, Outcome::Success)
+    }
+
+    /// Best effort: records that an attempt failed after its event (or
+    /// before any disclosure). The request fails either way.
+    async fn record_failure(&self, mut e: Event, reason: &str) {
+        e.outcome = Outcome::Failure;
+        e.reason = Some(reason.to_owned());
+        e.fields.clear();
+        if let Err(err) = self.audit.append(vec![e]).await {
+            tracing::error!(error = %err, "audit: failure event not recorded");
         }
     }
 

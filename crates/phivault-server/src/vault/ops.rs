@@ -6,13 +6,18 @@ use phivault_core::PhiValue;
 use phivault_core::envelope::{DataKey, FieldContext, RecordCipher, WrappedDek};
 use phivault_core::ids::RecordId;
 use phivault_core::policy::{Action, Grant};
+
+/// The route-shaped resource name events carry (ids only).
+pub(super) fn resource(collection: &str, id: &str) -> String {
+    format!("/v1/collections/{collection}/records/{id}")
+}
 use phivault_core::record::{self, RecordError};
 use phivault_core::schema::{Collection, FieldType, PATIENTS};
 use phivault_core::validate;
 use phivault_store::{IndexEntry, StoredRecord};
 
 use super::view::{FieldOut, RecordView};
-use super::{Vault, VaultError};
+use super::{Permit, Vault, VaultError};
 use crate::clock::{micros, rfc3339_micros};
 
 /// A record opened in memory: its view plus the cipher to reseal with.
@@ -34,13 +39,15 @@ impl Vault {
     /// Creates a record; returns its id.
     pub async fn create(
         &self,
-        grant: &Grant,
+        permit: &Permit,
         collection: &str,
         patient_id: Option<String>,
         fields: serde_json::Map<String, serde_json::Value>,
     ) -> Result<RecordId, VaultError> {
+        let grant = &permit.grant;
         let coll = self.check(grant, &Action::Create, collection)?;
         writable(grant, &fields)?;
+        let written: Vec<String> = fields.keys().cloned().collect();
         let valid = record::validate_create(coll, fields, &self.validation_context())?;
         let id = RecordId::generate().map_err(|_| VaultError::Crypto)?;
         let patient_id = self.link(coll, &id, patient_id).await?;
@@ -85,37 +92,65 @@ impl Vault {
             sealed,
             plain: valid.plain.into_iter().collect(),
         };
-        self.store.insert_record(rec, index).await?;
+        // The event is durable before the record exists.
+        let mut ev = self.event(permit, "created", resource(collection, id.as_str()));
+        ev.patient_id = rec.patient_id.clone();
+        ev.fields = written;
+        self.record(vec![ev.clone()]).await?;
+        if let Err(e) = self.store.insert_record(rec, index).await {
+            self.record_failure(ev, "store_error").await;
+            return Err(e.into());
+        }
         Ok(id)
     }
 
     /// Reads one record.
     pub async fn get(
         &self,
-        grant: &Grant,
+        permit: &Permit,
         collection: &str,
         id: &str,
     ) -> Result<RecordView, VaultError> {
-        let coll = self.check(grant, &Action::View, collection)?;
-        Ok(super::view::restrict(
-            grant,
-            coll,
-            self.load(coll, id).await?.view,
-        ))
+        let coll = self.check(&permit.grant, &Action::View, collection)?;
+        let mut ev = self.event(permit, "viewed", resource(collection, id));
+        let opened = match self.load(coll, id).await {
+            Ok(o) => o,
+            Err(e) => {
+                self.record_failure(ev, failure_reason(&e)).await;
+                return Err(e);
+            }
+        };
+        ev.patient_id = opened.stored.patient_id.clone();
+        let view = super::view::restrict(&permit.grant, coll, opened.view);
+        ev.fields = view.fields.keys().cloned().collect();
+        if permit.grant.is_break_glass() {
+            ev.flags.push("break_glass".into());
+        }
+        // Fail closed: no event, no PHI.
+        self.record(vec![ev]).await?;
+        Ok(view)
     }
 
     /// Applies a partial update; returns the updated record.
     pub async fn patch(
         &self,
-        grant: &Grant,
+        permit: &Permit,
         collection: &str,
         id: &str,
         fields: serde_json::Map<String, serde_json::Value>,
     ) -> Result<RecordView, VaultError> {
+        let grant = &permit.grant;
         let coll = self.check(grant, &Action::Modify, collection)?;
         writable(grant, &fields)?;
         let valid = record::validate_patch(coll, fields, &self.validation_context())?;
-        let opened = self.load(coll, id).await?;
+        let mut ev = self.event(permit, "modified", resource(collection, id));
+        let opened = match self.load(coll, id).await {
+            Ok(o) => o,
+            Err(e) => {
+                self.record_failure(ev, failure_reason(&e)).await;
+                return Err(e);
+            }
+        };
         let Opened {
             mut view,
             cipher,
@@ -159,27 +194,53 @@ impl Vault {
         let expected = stored.updated_at;
         stored.updated_at = micros(self.clock.now()).max(expected.saturating_add(1));
         view.updated_at = rfc3339_micros(stored.updated_at);
-        self.store
+        ev.patient_id = stored.patient_id.clone();
+        ev.fields = changed.iter().map(|s| (*s).to_owned()).collect();
+        if grant.is_break_glass() {
+            ev.flags.push("break_glass".into());
+        }
+        self.record(vec![ev.clone()]).await?;
+        if let Err(e) = self
+            .store
             .update_record(stored, expected, affected, index)
-            .await?;
+            .await
+        {
+            let e = VaultError::from(e);
+            self.record_failure(ev, failure_reason(&e)).await;
+            return Err(e);
+        }
         Ok(super::view::restrict(grant, coll, view))
     }
 
     /// Deletes a record.
     pub async fn delete(
         &self,
-        grant: &Grant,
+        permit: &Permit,
         collection: &str,
         id: &str,
     ) -> Result<(), VaultError> {
-        self.check(grant, &Action::Delete, collection)?;
-        if RecordId::parse(id).is_err() {
+        self.check(&permit.grant, &Action::Delete, collection)?;
+        let mut ev = self.event(permit, "deleted", resource(collection, id));
+        let existing = match RecordId::parse(id) {
+            Ok(_) => self.store.get_record(collection, id).await?,
+            Err(_) => None,
+        };
+        let Some(existing) = existing else {
+            self.record_failure(ev, "not_found").await;
             return Err(VaultError::NotFound);
-        }
-        if self.store.delete_record(collection, id).await? {
-            Ok(())
-        } else {
-            Err(VaultError::NotFound)
+        };
+        ev.patient_id = existing.patient_id;
+        self.record(vec![ev.clone()]).await?;
+        match self.store.delete_record(collection, id).await {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                self.record_failure(ev, "not_found").await;
+                Err(VaultError::NotFound)
+            }
+            Err(e) => {
+                self.record_failure(ev, "store_error").await;
+                Err(e.into())
+            }
         }
     }
 
@@ -367,4 +428,15 @@ fn affected_indexes(coll: &Collection, changed: &[&str]) -> Vec<String> {
         }
     }
     out
+}
+
+/// The reason code an audit event gives for a failed operation.
+pub(super) fn failure_reason(e: &VaultError) -> &'static str {
+    match e {
+        VaultError::NotFound => "not_found",
+        VaultError::Conflict => "conflict",
+        VaultError::Integrity => "integrity",
+        VaultError::Keys => "keys",
+        _ => "error",
+    }
 }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use phivault_core::PhiValue;
-use phivault_core::policy::{Action, Grant};
+use phivault_core::policy::Action;
 use phivault_core::schema::Collection;
 use phivault_core::validate;
 
@@ -83,10 +83,11 @@ impl Vault {
     /// Runs a search.
     pub async fn search(
         &self,
-        grant: &Grant,
+        permit: &super::Permit,
         collection: &str,
         req: SearchRequest,
     ) -> Result<Vec<RecordView>, VaultError> {
+        let grant = &permit.grant;
         let coll = self.check(grant, &Action::Search, collection)?;
         let ctx = self.validation_context();
         let (index, wanted, limit) = match req {
@@ -149,12 +150,59 @@ impl Vault {
             .search(collection, &index, tag.as_bytes(), limit)
             .await?;
         let mut out = Vec::with_capacity(hits.len());
+        let mut patients = Vec::with_capacity(hits.len());
         for stored in hits {
+            let patient = stored.patient_id.clone();
+            if grant.care_team_only() {
+                // Only the user's care-team patients (a record of a linked
+                // collection counts through its patient).
+                let p = patient.clone().unwrap_or_else(|| stored.id.clone());
+                if !self.store.on_care_team(&p, &permit.who.user).await? {
+                    continue;
+                }
+            }
             let opened = self.open(coll, stored).await?;
             if self.matches(coll, &opened.view, &wanted)? {
                 out.push(super::view::restrict(grant, coll, opened.view));
+                patients.push(patient);
             }
         }
+        // One event per disclosed record (the accounting of disclosures is
+        // per patient), or one for a search that found nothing; the search
+        // term only as its blind-index tag.
+        let term = format!(
+            "{index}:{}",
+            tag.as_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        let base = {
+            let mut e = self.event(
+                permit,
+                "searched",
+                format!("/v1/collections/{collection}/search"),
+            );
+            e.query = vec![term];
+            e.count = Some(out.len() as u64);
+            e
+        };
+        let events = if out.is_empty() {
+            vec![base]
+        } else {
+            out.iter()
+                .zip(patients)
+                .map(|(view, patient)| {
+                    let mut e = base.clone();
+                    e.resource = super::ops::resource(collection, &view.id);
+                    e.patient_id = patient;
+                    e.fields = view.fields.keys().cloned().collect();
+                    e
+                })
+                .collect()
+        };
+        // Fail closed: no events, no PHI.
+        self.record(events).await?;
         Ok(out)
     }
 
