@@ -8,7 +8,9 @@ use crate::event::{Event, Outcome};
 
 /// One Splunk HEC event (`{"time", "source", "sourcetype", "event"}`).
 pub fn splunk_hec(e: &Event) -> Value {
-    let time = jiff::Timestamp::from_str_lenient(&e.timestamp)
+    let time = e
+        .timestamp
+        .parse::<jiff::Timestamp>()
         .map(|t| t.as_microsecond() as f64 / 1e6)
         .unwrap_or(0.0);
     json!({
@@ -17,16 +19,6 @@ pub fn splunk_hec(e: &Event) -> Value {
         "sourcetype": "phivault:audit",
         "event": e,
     })
-}
-
-trait Lenient {
-    fn from_str_lenient(s: &str) -> Result<jiff::Timestamp, jiff::Error>;
-}
-
-impl Lenient for jiff::Timestamp {
-    fn from_str_lenient(s: &str) -> Result<jiff::Timestamp, jiff::Error> {
-        s.parse()
-    }
 }
 
 fn set(obj: &mut Value, key: &str, v: Value) {
@@ -54,7 +46,9 @@ pub fn cef(e: &Event) -> String {
         (Outcome::Failure, _) => 5,
         (Outcome::Success, _) => 3,
     };
-    let rt = jiff::Timestamp::from_str_lenient(&e.timestamp)
+    let rt = e
+        .timestamp
+        .parse::<jiff::Timestamp>()
         .map(|t| t.as_millisecond())
         .unwrap_or(0);
     let mut ext = vec![

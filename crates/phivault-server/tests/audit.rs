@@ -12,8 +12,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use phivault_audit::merkle::{Hash, leaf_hash, verify_consistency, verify_inclusion};
@@ -363,7 +361,7 @@ async fn tampering_with_the_postgres_table_is_named_and_reads_fail_closed() {
             .await;
     }
     app.send(Method::GET, "/v1/audit/checkpoint", None).await;
-    let n = verify(&app).await.unwrap();
+    assert!(verify(&app).await.unwrap() > 10);
     let c = app.pg_client().await;
     // The trigger stops even the owner; a DBA who disables it is caught.
     assert!(
@@ -396,7 +394,6 @@ async fn tampering_with_the_postgres_table_is_named_and_reads_fail_closed() {
             found: 7
         })
     );
-    let _ = n;
     // Fail closed: when events cannot be written, a read discloses nothing.
     c.batch_execute("ALTER TABLE audit_events ADD CONSTRAINT refuse CHECK (false) NOT VALID")
         .await
@@ -425,5 +422,4 @@ async fn tampering_with_the_postgres_table_is_named_and_reads_fail_closed() {
         .await;
     assert_eq!(s, 503);
     assert!(!b.to_string().contains("Canarywright"));
-    let _ = Arc::new(());
 }

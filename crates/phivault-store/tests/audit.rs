@@ -133,21 +133,9 @@ async fn segment_store_conformance_rollover_and_torn_tail() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_audit_conformance_and_append_only() {
-    let Some(url) = common::postgres_url() else {
+    let Some((schema, client, pg)) = common::fresh_postgres("pv_audit").await else {
         return;
     };
-    let schema = format!("pv_audit_{}", std::process::id());
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    client
-        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        .await
-        .unwrap();
-    let pg = phivault_store::postgres::PgStore::connect(&url, &schema)
-        .await
-        .unwrap();
     use phivault_store::Store;
     suite(pg.audit_store().unwrap()).await;
 

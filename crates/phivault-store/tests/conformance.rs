@@ -323,21 +323,9 @@ async fn sqlite_conformance() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_conformance() {
-    let Some(url) = common::postgres_url() else {
+    let Some((schema, client, s)) = common::fresh_postgres("pv_conf").await else {
         return;
     };
-    let schema = format!("pv_conf_{}", std::process::id());
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    client
-        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        .await
-        .unwrap();
-    let s = phivault_store::postgres::PgStore::connect(&url, &schema)
-        .await
-        .unwrap();
     suite(Arc::new(s)).await;
     client
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))

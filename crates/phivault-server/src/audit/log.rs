@@ -346,14 +346,12 @@ impl Writer {
     }
 
     async fn commit(&mut self, batch: Vec<(Vec<Event>, Reply)>) {
-        let start = self.size();
-        let mut index = start;
+        let mut index = self.size();
         let mut frames = Vec::new();
-        let mut firsts = Vec::with_capacity(batch.len());
-        for (events, _) in &batch {
-            firsts.push(index);
-            for e in events {
-                let mut e = e.clone();
+        let mut replies = Vec::with_capacity(batch.len());
+        for (events, reply) in batch {
+            replies.push((reply, index));
+            for mut e in events {
                 e.index = index;
                 let bytes = e.encode();
                 frames.push(NewFrame {
@@ -376,14 +374,14 @@ impl Writer {
                     }
                     self.size_tx.send_replace(t.size());
                 }
-                for ((_, reply), first) in batch.into_iter().zip(firsts) {
+                for (reply, first) in replies {
                     let _ = reply.send(Ok(first));
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "audit append failed; PHI requests are refused");
                 let err = AuditError::from(e);
-                for (_, reply) in batch {
+                for (reply, _) in replies {
                     let _ = reply.send(Err(err.clone()));
                 }
             }

@@ -1,5 +1,5 @@
 //! Shared by the store test binaries.
-#![allow(clippy::print_stderr, reason = "tests")]
+#![allow(clippy::print_stderr, clippy::unwrap_used, reason = "tests")]
 
 /// The PostgreSQL URL for tests, or `None` to skip (failing instead when CI
 /// requires PostgreSQL).
@@ -15,4 +15,29 @@ pub fn postgres_url() -> Option<String> {
             None
         }
     }
+}
+
+/// A fresh schema `name` and a store on it, plus a client for checks and
+/// cleanup; `None` when PostgreSQL is not configured (see [`postgres_url`]).
+pub async fn fresh_postgres(
+    name: &str,
+) -> Option<(
+    String,
+    tokio_postgres::Client,
+    phivault_store::postgres::PgStore,
+)> {
+    let url = postgres_url()?;
+    let schema = format!("{name}_{}", std::process::id());
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .await
+        .unwrap();
+    let store = phivault_store::postgres::PgStore::connect(&url, &schema)
+        .await
+        .unwrap();
+    Some((schema, client, store))
 }
