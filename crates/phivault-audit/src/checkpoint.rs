@@ -216,6 +216,16 @@ impl VerifierKey {
         &self.name
     }
 
+    /// A short fingerprint of the public key (hex of its first 8 bytes):
+    /// names the log on a broker that carries several.
+    pub fn fingerprint(&self) -> String {
+        self.public
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// Parses the text form.
     pub fn parse(s: &str) -> Result<Self, CheckpointError> {
         let mut parts = s.trim().splitn(3, '+');

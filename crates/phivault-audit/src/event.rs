@@ -88,6 +88,10 @@ pub struct Event {
     /// Markers such as `break_glass`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<String>,
+    /// The role permission that allowed it (`view:patients`), when one did:
+    /// what access reviews count as used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission: Option<String>,
 }
 
 impl Event {
@@ -148,6 +152,7 @@ mod tests {
             query: vec![],
             count: None,
             flags: vec![],
+            permission: Some("view:patients".into()),
         };
         let bytes = e.encode();
         assert_eq!(encoded_index(&bytes), Some(17));

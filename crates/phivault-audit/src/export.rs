@@ -202,6 +202,7 @@ mod tests {
             query: vec![],
             count: None,
             flags: vec![],
+            permission: None,
         }
     }
 

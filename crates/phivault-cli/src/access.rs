@@ -33,6 +33,7 @@ pub async fn run(cmd: AccessCmd) -> CliResult {
         .checked_sub(jiff::SignedDuration::from_hours(24 * i64::from(days)))?;
     let unused = phivault_server::access::review(
         state.vault.store().as_ref(),
+        state.vault.audit().store().as_ref(),
         &state.roles,
         since.as_microsecond(),
     )

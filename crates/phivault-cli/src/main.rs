@@ -73,9 +73,13 @@ struct ServeArgs {
     /// PEM private key.
     #[arg(long, env = "PHIVAULT_TLS_KEY")]
     tls_key: Option<PathBuf>,
-    /// Serve plain HTTP (refused on non-loopback addresses).
+    /// Serve plain HTTP (needs `--dev`; refused on non-loopback addresses).
     #[arg(long, env = "PHIVAULT_INSECURE_HTTP")]
     insecure_http: bool,
+    /// Development mode: allows `--insecure-http`; refused on non-loopback
+    /// addresses. Nothing turns authentication or authorization off.
+    #[arg(long)]
+    dev: bool,
     /// Largest accepted request body in bytes [default: 1048576].
     #[arg(long, env = "PHIVAULT_MAX_BODY_BYTES")]
     max_body_bytes: Option<usize>,

@@ -100,7 +100,7 @@ pub async fn open_state(
         over,
         FileConfig::load(&data_dir)?,
     )?);
-    let (vault, _) = datadir::open(&config, Arc::new(SystemClock)).await?;
+    let (vault, _) = datadir::open_beside_server(&config, Arc::new(SystemClock)).await?;
     let alerts: Arc<dyn phivault_server::access::AlertHook> =
         Arc::new(phivault_server::access::AlertLog::default());
     Ok(AppState::new(Arc::new(vault), config, alerts).await?)

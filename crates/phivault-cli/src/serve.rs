@@ -82,6 +82,7 @@ pub async fn serve_cmd(a: ServeArgs) -> CliResult {
         tls_cert: a.tls_cert,
         tls_key: a.tls_key,
         insecure_http: a.insecure_http.then_some(true),
+        dev: a.dev.then_some(true),
         max_body_bytes: a.max_body_bytes,
         session_idle_minutes: a.session_idle_minutes,
         session_lifetime_minutes: a.session_lifetime_minutes,

@@ -19,8 +19,11 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key.
     pub tls_key: Option<PathBuf>,
-    /// Serve plain HTTP (loopback only).
+    /// Serve plain HTTP (loopback only, and only with `dev`).
     pub insecure_http: Option<bool>,
+    /// Development mode: allows settings that weaken protection
+    /// (`insecure_http`); loopback only, and only as the `--dev` flag.
+    pub dev: Option<bool>,
     /// Largest accepted request body in bytes.
     pub max_body_bytes: Option<usize>,
     /// Session idle timeout in minutes (automatic logoff).
@@ -35,6 +38,8 @@ pub struct FileConfig {
     pub tenant: Option<String>,
     /// NATS URL to stream the audit trail to (JetStream); none: no streaming.
     pub nats_url: Option<String>,
+    /// Kafka bootstrap servers to stream the audit trail to (feature `kafka`).
+    pub kafka_brokers: Option<String>,
     /// Sign an audit checkpoint after this many events.
     pub audit_checkpoint_events: Option<u64>,
     /// … or after this many seconds with new events.
@@ -53,6 +58,15 @@ pub enum ConfigError {
     /// Plain HTTP was asked for on an address other than loopback.
     #[error("`insecure_http` is refused on non-loopback address `{0}`: use TLS")]
     InsecureNonLoopback(SocketAddr),
+    /// A setting that weakens protection was asked for without `--dev`.
+    #[error("`{0}` weakens protection and is refused without `--dev`")]
+    NeedsDev(&'static str),
+    /// `--dev` on an address other than loopback.
+    #[error("`--dev` is refused on non-loopback address `{0}`")]
+    DevNonLoopback(SocketAddr),
+    /// `dev` written into `config.toml`.
+    #[error("`dev` can only be given as the `--dev` flag, not in `config.toml`")]
+    DevInFile,
     /// A trusted proxy is not a CIDR.
     #[error("`trusted_proxies` entry `{0}` is not a CIDR")]
     TrustedProxy(String),
@@ -82,6 +96,8 @@ pub struct Config {
     pub tls_key: PathBuf,
     /// Serve plain HTTP (loopback only).
     pub insecure_http: bool,
+    /// Development mode (loopback only).
+    pub dev: bool,
     /// Largest accepted request body in bytes.
     pub max_body_bytes: usize,
     /// Session idle timeout.
@@ -96,6 +112,8 @@ pub struct Config {
     pub tenant: String,
     /// NATS URL for audit streaming.
     pub nats_url: Option<String>,
+    /// Kafka bootstrap servers for audit streaming.
+    pub kafka_brokers: Option<String>,
     /// When audit checkpoints are signed.
     pub checkpoints: crate::audit::CheckpointPolicy,
 }
@@ -135,9 +153,19 @@ impl Config {
             (None, None) => (data_dir.join("tls/cert.pem"), data_dir.join("tls/key.pem")),
             _ => return Err(ConfigError::TlsPair),
         };
+        if file.dev.is_some() {
+            return Err(ConfigError::DevInFile);
+        }
+        let dev = over.dev.unwrap_or(false);
+        if dev && !listen.ip().is_loopback() {
+            return Err(ConfigError::DevNonLoopback(listen));
+        }
         let insecure_http = over.insecure_http.or(file.insecure_http).unwrap_or(false);
         if insecure_http && !listen.ip().is_loopback() {
             return Err(ConfigError::InsecureNonLoopback(listen));
+        }
+        if insecure_http && !dev {
+            return Err(ConfigError::NeedsDev("insecure_http"));
         }
         let minutes = |name: &'static str, v: Option<u32>, default: u32| match v.unwrap_or(default)
         {
@@ -199,6 +227,7 @@ impl Config {
         Ok(Self {
             tenant,
             nats_url: over.nats_url.or(file.nats_url),
+            kafka_brokers: over.kafka_brokers.or(file.kafka_brokers),
             checkpoints,
             session_idle,
             session_lifetime,
@@ -209,6 +238,7 @@ impl Config {
             tls_cert,
             tls_key,
             insecure_http,
+            dev,
             max_body_bytes: over
                 .max_body_bytes
                 .or(file.max_body_bytes)
@@ -267,6 +297,33 @@ mod tests {
         assert!(matches!(
             Config::resolve("d".into(), insecure, FileConfig::default()),
             Err(ConfigError::InsecureNonLoopback(_))
+        ));
+        let plain = |dev| FileConfig {
+            insecure_http: Some(true),
+            dev,
+            ..Default::default()
+        };
+        assert!(matches!(
+            Config::resolve("d".into(), plain(None), FileConfig::default()),
+            Err(ConfigError::NeedsDev("insecure_http"))
+        ));
+        assert!(Config::resolve("d".into(), plain(Some(true)), FileConfig::default()).is_ok());
+        let wide_dev = FileConfig {
+            listen: Some("0.0.0.0:8443".parse().unwrap()),
+            dev: Some(true),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Config::resolve("d".into(), wide_dev, FileConfig::default()),
+            Err(ConfigError::DevNonLoopback(_))
+        ));
+        let dev_in_file = FileConfig {
+            dev: Some(true),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Config::resolve("d".into(), FileConfig::default(), dev_in_file),
+            Err(ConfigError::DevInFile)
         ));
         let half = FileConfig {
             tls_cert: Some("c.pem".into()),

@@ -45,6 +45,9 @@ pub enum DataDirError {
     /// Key material would live inside the PHI store.
     #[error("refusing to start: {0}")]
     Separation(String),
+    /// The configuration is invalid.
+    #[error("configuration: {0}")]
+    Config(String),
     /// The audit trail cannot be opened (or does not match its checkpoints).
     #[error("audit trail: {0}")]
     Audit(String),
@@ -151,6 +154,25 @@ pub async fn open(
     config: &Config,
     clock: Arc<dyn Clock>,
 ) -> Result<(Vault, Keyring), DataDirError> {
+    open_as(config, clock, true).await
+}
+
+/// Opens the vault for a tool that runs beside the server (`policy explain`,
+/// `access review`): the audit log is opened read-only (the server stays its
+/// only writer, so anything that would record an event fails closed) and
+/// nothing is streamed.
+pub async fn open_beside_server(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<(Vault, Keyring), DataDirError> {
+    open_as(config, clock, false).await
+}
+
+async fn open_as(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    writable_audit: bool,
+) -> Result<(Vault, Keyring), DataDirError> {
     let schema_path = config.data_dir.join("schema.toml");
     let text = fs::read_to_string(&schema_path).map_err(io(&schema_path))?;
     let schema =
@@ -160,7 +182,7 @@ pub async fn open(
     let store = phivault_store::open(&config.store_location()).await?;
     let keys: Arc<dyn phivault_keys::KeyProvider> =
         Arc::new(Keyring::open(&config.data_dir.join("keys"))?);
-    let audit = open_audit(config, &store).await?;
+    let audit = open_audit(config, &store, writable_audit).await?;
     let vault = Vault::new(schema, store, keys, keyring.index_root(), clock, audit);
     Ok((vault, keyring))
 }
@@ -186,17 +208,43 @@ pub fn audit_store(
 pub async fn open_audit(
     config: &Config,
     store: &Arc<dyn Store>,
+    writable: bool,
 ) -> Result<Arc<crate::audit::AuditLog>, DataDirError> {
     let signer = crate::audit::load_or_create_signer(&config.data_dir, &config.audit_origin())?;
-    let log = crate::audit::AuditLog::open(
-        audit_store(config, store, true)?,
-        signer,
-        config.checkpoints,
-    )
-    .await
+    let audit = audit_store(config, store, writable)?;
+    let log = if writable {
+        crate::audit::AuditLog::open(audit, signer, config.checkpoints).await
+    } else {
+        crate::audit::AuditLog::open_read_only(audit, signer).await
+    }
     .map_err(|e| DataDirError::Audit(e.to_string()))?;
+    use crate::audit::stream;
+    if !writable {
+        return Ok(log);
+    }
     if let Some(url) = &config.nats_url {
-        crate::audit::outbox::spawn(&log, url.clone(), config.tenant.clone());
+        stream::spawn(
+            &log,
+            stream::nats::NatsSink::new(url.clone(), &config.tenant, log.verifier().fingerprint()),
+        );
+    }
+    if let Some(brokers) = &config.kafka_brokers {
+        #[cfg(feature = "kafka")]
+        stream::spawn(
+            &log,
+            stream::kafka::KafkaSink::new(
+                brokers.clone(),
+                &config.tenant,
+                log.verifier().fingerprint(),
+            ),
+        );
+        #[cfg(not(feature = "kafka"))]
+        {
+            let _ = brokers;
+            return Err(DataDirError::Audit(
+                "`kafka_brokers` is set but this build has no Kafka support (build with `--features kafka`)".into(),
+            ));
+        }
     }
     Ok(log)
 }

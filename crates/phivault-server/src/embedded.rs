@@ -69,16 +69,27 @@ pub async fn start(
     database: Option<String>,
     clock: Arc<dyn Clock>,
 ) -> Result<Running, DataDirError> {
-    if !datadir::is_initialized(data_dir) {
-        datadir::init(data_dir, &clock.now().to_string())?;
-    }
     let over = FileConfig {
-        listen: "127.0.0.1:0".parse().ok(),
         database,
         ..Default::default()
     };
-    let config = Config::resolve(data_dir.to_owned(), over, FileConfig::default())
-        .map_err(|e| DataDirError::Separation(e.to_string()))?;
+    start_with(data_dir, over, clock).await
+}
+
+/// Like [`start`], with settings that take precedence over the data
+/// directory's `config.toml` (the listen address is always `127.0.0.1:0`).
+pub async fn start_with(
+    data_dir: &Path,
+    mut over: FileConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<Running, DataDirError> {
+    if !datadir::is_initialized(data_dir) {
+        datadir::init(data_dir, &clock.now().to_string())?;
+    }
+    over.listen = "127.0.0.1:0".parse().ok();
+    let bad = |e: crate::config::ConfigError| DataDirError::Config(e.to_string());
+    let file = FileConfig::load(data_dir).map_err(bad)?;
+    let config = Config::resolve(data_dir.to_owned(), over, file).map_err(bad)?;
     let (vault, _) = datadir::open(&config, Arc::clone(&clock)).await?;
     let admin_token = datadir::issue_admin_token(vault.store(), clock.as_ref()).await?;
     let tls = crate::tls::server_config(&config.tls_cert, &config.tls_key)?;

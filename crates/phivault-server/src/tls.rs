@@ -95,6 +95,10 @@ pub async fn serve(
 ) {
     let acceptor = tls.map(TlsAcceptor::from);
     tokio::pin!(shutdown);
+    // Graceful shutdown: open connections finish their request in flight
+    // and close; the accept loop waits for them (at most DRAIN).
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut conns = tokio::task::JoinSet::new();
     loop {
         let (tcp, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -106,7 +110,10 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
         let app = app.clone();
         let acceptor = acceptor.clone();
-        tokio::spawn(async move {
+        let stop = stop_rx.clone();
+        // Finished connections are reaped as new ones arrive.
+        while conns.try_join_next().is_some() {}
+        conns.spawn(async move {
             match acceptor {
                 Some(a) => {
                     let Ok(Ok(stream)) =
@@ -114,16 +121,29 @@ pub async fn serve(
                     else {
                         return;
                     };
-                    serve_conn(TokioIo::new(stream), app, peer).await;
+                    serve_conn(TokioIo::new(stream), app, peer, stop).await;
                 }
-                None => serve_conn(TokioIo::new(tcp), app, peer).await,
+                None => serve_conn(TokioIo::new(tcp), app, peer, stop).await,
             }
         });
     }
+    let _ = stop_tx.send(true);
+    let drained =
+        tokio::time::timeout(DRAIN, async { while conns.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        conns.abort_all();
+    }
 }
 
-async fn serve_conn<I>(io: I, app: Router, peer: SocketAddr)
-where
+/// How long shutdown waits for open connections.
+const DRAIN: Duration = Duration::from_secs(10);
+
+async fn serve_conn<I>(
+    io: I,
+    app: Router,
+    peer: SocketAddr,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let svc = app.map_request(
@@ -133,9 +153,14 @@ where
         },
     );
     let svc = TowerToHyperService::new(svc);
-    let _ = hyper::server::conn::http1::Builder::new()
+    let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(10))
-        .serve_connection(io, svc)
-        .await;
+        .serve_connection(io, svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        _ = stop.wait_for(|s| *s) => conn.as_mut().graceful_shutdown(),
+    }
+    let _ = conn.await;
 }

@@ -26,61 +26,24 @@ fn assert_no_phi(body: &Value) {
     }
 }
 
-async fn put_role(app: &common::App, role: Value) {
-    let name = role["role"].as_str().unwrap().to_owned();
-    let (s, b) = app
-        .send(Method::PUT, &format!("/v1/roles/{name}"), Some(role))
-        .await;
-    assert_eq!(s, 200, "{b}");
-}
-
-async fn add_user(app: &common::App, id: &str, roles: &[&str]) {
-    let (s, b) = app
-        .send(
-            Method::POST,
-            "/v1/users",
-            Some(json!({"id": id, "display_name": id, "roles": roles})),
-        )
-        .await;
-    assert_eq!(s, 201, "{b}");
-}
-
-/// An API token for the user, exchanged for a session token.
-async fn session(app: &common::App, user: &str) -> String {
-    let (s, b) = app
-        .send(Method::POST, &format!("/v1/users/{user}/tokens"), None)
-        .await;
-    assert_eq!(s, 201, "{b}");
-    let api = b["token"].as_str().unwrap().to_owned();
-    let (s, b) = app.send_as(&api, Method::POST, "/v1/sessions", None).await;
-    assert_eq!(s, 201, "{b}");
-    assert!(b["expires_at"].as_str().is_some());
-    b["token"].as_str().unwrap().to_owned()
-}
-
 fn set_clock(app: &common::App, t: &str) {
     app.clock.set(t.parse().unwrap());
 }
 
 async fn roles_and_patients(app: &common::App) -> (String, String) {
     set_clock(app, IN_WINDOW);
-    put_role(
-        app,
-        json!({"role": "nurse", "permissions": ["view:patients", "search:patients", "view:encounters"],
+    app.put_role(json!({"role": "nurse", "permissions": ["view:patients", "search:patients", "view:encounters"],
                "constraints": {"temporal": "08:00-18:00 Mon-Fri", "ip_range": ["127.0.0.0/8", "::1/128"]},
                "timezone": "America/New_York", "care_team_only": true,
                "fields": {"patients": {"masked": ["ssn"], "hidden": ["notes"]}}}),
     )
     .await;
-    put_role(
-        app,
+    app.put_role(
         json!({"role": "offsite", "permissions": ["view:patients", "search:patients"],
                "constraints": {"ip_range": ["10.0.0.0/8"]}}),
     )
     .await;
-    put_role(
-        app,
-        json!({"role": "clerk", "permissions": ["create:patients", "view:patients", "create:encounters"],
+    app.put_role(json!({"role": "clerk", "permissions": ["create:patients", "view:patients", "create:encounters"],
                "fields": {"patients": {"hidden": ["notes"], "masked": ["birth_date"]}}}),
     )
     .await;
@@ -89,9 +52,9 @@ async fn roles_and_patients(app: &common::App) -> (String, String) {
         ("remote1", "offsite"),
         ("clerk1", "clerk"),
     ] {
-        add_user(app, u, &[r]).await;
+        app.add_user(u, &[r]).await;
     }
-    add_user(app, "nobody1", &[]).await;
+    app.add_user("nobody1", &[]).await;
     let a = app.create_patient(common::canary_patient()).await;
     let b = app
         .create_patient(
@@ -147,7 +110,7 @@ async fn matrix(app: common::App) {
     for (window, at) in [(true, IN_WINDOW), (false, OUT_OF_WINDOW)] {
         set_clock(&app, at);
         for user in ["nurse1", "remote1", "clerk1", "nobody1"] {
-            let tok = session(&app, user).await;
+            let tok = app.session(user).await;
             for (coll, on_team, id) in [
                 ("patients", true, a.as_str()),
                 ("patients", false, b.as_str()),
@@ -221,7 +184,7 @@ fn id_patient<'a>(on_team: bool, a: &'a str, b: &'a str) -> &'a str {
 
 async fn minimum_necessary(app: common::App) {
     let (a, b) = roles_and_patients(&app).await;
-    let nurse = session(&app, "nurse1").await;
+    let nurse = app.session("nurse1").await;
     let (s, body) = app
         .send_as(
             &nurse,
@@ -263,7 +226,7 @@ async fn minimum_necessary(app: common::App) {
         0,
         "{b} is not on the team"
     );
-    let clerk = session(&app, "clerk1").await;
+    let clerk = app.session("clerk1").await;
     let (s, body) = app
         .send_as(
             &clerk,
@@ -314,7 +277,7 @@ async fn sessions(app: common::App) {
     let mins = |m: i64| jiff::SignedDuration::from_mins(m);
     let path = "/v1/collections/patients/search";
     let q = json!({"field": "mrn", "value": "MRN-OTHER-1"});
-    let tok = session(&app, "nurse1").await;
+    let tok = app.session("nurse1").await;
     // Idle timeout 15 minutes, measured from the last use.
     app.clock.advance(mins(14));
     assert_eq!(
@@ -338,13 +301,10 @@ async fn sessions(app: common::App) {
     );
 
     // Absolute lifetime 12 hours, however active the session is.
-    put_role(
-        &app,
-        json!({"role": "always", "permissions": ["search:patients"]}),
-    )
-    .await;
-    add_user(&app, "night1", &["always"]).await;
-    let tok = session(&app, "night1").await;
+    app.put_role(json!({"role": "always", "permissions": ["search:patients"]}))
+        .await;
+    app.add_user("night1", &["always"]).await;
+    let tok = app.session("night1").await;
     for _ in 0..(12 * 6 - 1) {
         app.clock.advance(mins(10));
         assert_eq!(
@@ -394,7 +354,7 @@ async fn sessions(app: common::App) {
     );
 
     // Disabling a user cuts an open session on its next request.
-    let tok = session(&app, "night1").await;
+    let tok = app.session("night1").await;
     assert_eq!(
         app.send_as(&tok, Method::POST, path, Some(q.clone()))
             .await
@@ -426,13 +386,11 @@ both_backends!(session_lifecycle, sessions);
 
 async fn break_glass(app: common::App) {
     let (_, b) = roles_and_patients(&app).await;
-    put_role(
-        &app,
-        json!({"role": "er-physician", "permissions": ["view:patients"], "care_team_only": true, "break_glass": true}),
+    app.put_role(json!({"role": "er-physician", "permissions": ["view:patients"], "care_team_only": true, "break_glass": true}),
     )
     .await;
-    add_user(&app, "er1", &["er-physician"]).await;
-    let tok = session(&app, "er1").await;
+    app.add_user("er1", &["er-physician"]).await;
+    let tok = app.session("er1").await;
     let rec = format!("/v1/collections/patients/records/{b}");
     let (s, body) = app.send_as(&tok, Method::GET, &rec, None).await;
     assert_eq!(
@@ -478,10 +436,10 @@ async fn break_glass(app: common::App) {
     );
     // The grant lapses after 60 minutes.
     app.clock.advance(jiff::SignedDuration::from_mins(61));
-    let tok = session(&app, "er1").await;
+    let tok = app.session("er1").await;
     assert_eq!(app.send_as(&tok, Method::GET, &rec, None).await.0, 403);
     // Only roles with `break_glass` may ask.
-    let clerk = session(&app, "clerk1").await;
+    let clerk = app.session("clerk1").await;
     let (s, body) = app
         .send_as(
             &clerk,
@@ -502,8 +460,8 @@ async fn every_route_goes_through_the_decision_point() {
     let p = app
         .create_patient(json!({"name": "A B", "birth_date": "1990-01-01"}))
         .await;
-    add_user(&app, "nobody1", &[]).await;
-    let tok = session(&app, "nobody1").await;
+    app.add_user("nobody1", &[]).await;
+    let tok = app.session("nobody1").await;
     let mut seen = 0;
     for r in phivault_server::http::ROUTES {
         if r.public || r.path == "/v1/sessions" || r.path == "/v1/sessions/current" {
@@ -513,7 +471,8 @@ async fn every_route_goes_through_the_decision_point() {
             .path
             .replace("{collection}", "patients")
             .replace("{id}", &p)
-            .replace("{name}", "nurse");
+            .replace("{name}", "nurse")
+            .replace("{verb}", "annotate");
         let body = match (r.method, r.path) {
             ("POST", "/v1/collections/{collection}/records") => json!({"fields": {"name": "C D"}}),
             ("POST", "/v1/collections/{collection}/search") => {
@@ -553,7 +512,7 @@ async fn every_route_goes_through_the_decision_point() {
 
 async fn access_review(app: common::App) {
     let (a, _) = roles_and_patients(&app).await;
-    let nurse = session(&app, "nurse1").await;
+    let nurse = app.session("nurse1").await;
     let (s, _) = app
         .send_as(
             &nurse,
@@ -563,7 +522,7 @@ async fn access_review(app: common::App) {
         )
         .await;
     assert_eq!(s, 200);
-    let clerk = session(&app, "clerk1").await;
+    let clerk = app.session("clerk1").await;
     let (s, _) = app
         .send_as(
             &clerk,
@@ -574,10 +533,10 @@ async fn access_review(app: common::App) {
         .await;
     assert_eq!(s, 201);
     let state = &app.srv.state;
-    state.flush_usage().await.unwrap();
     let unused = |since: jiff::Timestamp| async move {
         let mut v: Vec<(String, String, bool)> = phivault_server::access::review(
             state.vault.store().as_ref(),
+            state.vault.audit().store().as_ref(),
             &state.roles,
             since.as_microsecond(),
         )

@@ -38,12 +38,6 @@ pub trait AccessStore: Send + Sync {
     /// Every user, by id.
     async fn list_users(&self) -> Result<Vec<UserRow>, StoreError>;
 
-    /// Records permission use: `(user, permission, at)`; keeps the latest time.
-    async fn record_usage(&self, uses: Vec<(String, String, i64)>) -> Result<(), StoreError>;
-
-    /// Every recorded `(user, permission, last used)`.
-    async fn usage(&self) -> Result<Vec<(String, String, i64)>, StoreError>;
-
     /// Records the use of a session token (idle timeout).
     async fn touch_token(&self, id: &str, at: i64) -> Result<(), StoreError>;
 

@@ -118,6 +118,13 @@ async fn segment_store_conformance_rollover_and_torn_tail() {
     assert_eq!(std::fs::read(&last).unwrap().len(), bytes.len());
     let s = SegmentStore::open_with(dir.path(), true, 8 * 1024).unwrap();
     assert_eq!(s.count().await.unwrap(), 700);
+    // One writer at a time: a second writable open is refused while the
+    // first lives (another process would assign the same indexes).
+    let busy = SegmentStore::open(dir.path(), true).unwrap_err();
+    assert!(
+        busy.to_string().contains("another phivault process"),
+        "{busy}"
+    );
     assert_eq!(std::fs::read(&last).unwrap().len(), bytes.len() - 7);
     s.append(vec![frame(700)]).await.unwrap();
     let again = SegmentStore::open(dir.path(), false).unwrap();

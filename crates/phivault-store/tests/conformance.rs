@@ -268,24 +268,6 @@ async fn access_suite(s: Arc<dyn Store>) {
     assert!(s.disable_token("0123456789abcdef").await.unwrap());
     assert!(!s.disable_token("ffffffffffffffff").await.unwrap());
 
-    // Permission usage keeps the latest time per (user, permission).
-    s.record_usage(vec![
-        ("a".into(), "view:patients".into(), 5),
-        ("a".into(), "view:patients".into(), 3),
-        ("b".into(), "search:patients".into(), 7),
-    ])
-    .await
-    .unwrap();
-    s.record_usage(vec![("a".into(), "view:patients".into(), 4)])
-        .await
-        .unwrap();
-    assert_eq!(
-        s.usage().await.unwrap(),
-        vec![
-            ("a".to_owned(), "view:patients".to_owned(), 5),
-            ("b".to_owned(), "search:patients".to_owned(), 7)
-        ]
-    );
     assert_eq!(s.list_users().await.unwrap().len(), 1);
 
     // Care teams are replaced as a whole.

@@ -33,6 +33,7 @@ fn event(i: u64) -> Vec<u8> {
         query: vec![],
         count: None,
         flags: vec![],
+        permission: None,
     }
     .encode()
 }

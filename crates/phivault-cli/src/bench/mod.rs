@@ -3,8 +3,10 @@
 //! (a) pgcrypto `pgp_sym_encrypt` / `pgp_sym_decrypt`, search by decrypting;
 //! (b) plaintext PostgreSQL with ordinary indexes; (c) phivault storage on
 //! PostgreSQL; (d) phivault storage on SQLite; (e) in-process seal + open.
+//! (f) the audit trail: durable appends, verification, its cost on reads.
 //! PostgreSQL parts run when `--database` is given.
 
+mod audit;
 mod data;
 mod pg;
 mod stats;
@@ -32,6 +34,15 @@ pub struct BenchArgs {
     /// Skip the pgcrypto part (it dominates the run time).
     #[arg(long)]
     pub skip_pgcrypto: bool,
+    /// Events appended per audit append measurement.
+    #[arg(long, default_value_t = 200_000)]
+    pub audit_events: u64,
+    /// Reads per audit-cost measurement.
+    #[arg(long, default_value_t = 40_000)]
+    pub audit_reads: usize,
+    /// Run only (f), the audit trail.
+    #[arg(long)]
+    pub only_audit: bool,
 }
 
 /// Runs the benchmark and prints the table.
@@ -41,6 +52,18 @@ pub async fn run(a: BenchArgs) -> CliResult {
         "phivault bench: {} synthetic patients, 8 PHI fields each",
         a.n
     ));
+    out::line("running (f) audit trail…");
+    audit::run(a.audit_events, a.database.as_deref()).await?;
+    audit::read_cost(
+        patients
+            .get(..patients.len().min(5_000))
+            .unwrap_or(&patients),
+        a.audit_reads,
+    )
+    .await?;
+    if a.only_audit {
+        return Ok(());
+    }
     let mut rows: Vec<Row> = Vec::new();
     rows.extend(vault::seal_open());
     if let Some(url) = &a.database {

@@ -19,6 +19,23 @@ fn values(p: &Patient) -> Vec<&str> {
     p.fields.iter().map(|(_, v)| v.as_str()).collect()
 }
 
+/// A fresh, empty schema `name` in the database; returns the store URL for it.
+pub async fn bench_schema(url: &str, name: &str) -> Result<String, tokio_postgres::Error> {
+    let c = connect(url).await?;
+    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+        .await?;
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Ok(format!("{url}{sep}schema={name}"))
+}
+
+/// Drops a schema made by [`bench_schema`].
+pub async fn drop_schema(url: &str, name: &str) -> Result<(), tokio_postgres::Error> {
+    connect(url)
+        .await?
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+        .await
+}
+
 /// (a) pgcrypto.
 pub async fn pgcrypto(
     url: &str,

@@ -46,6 +46,48 @@ fn grant(action: Action) -> Result<policy::Grant, Box<dyn std::error::Error + Se
     }
 }
 
+/// A vault on `store` with a keyring in `dir`, whose audit trail goes to
+/// `audit_store` (the store's own on PostgreSQL, segment files otherwise).
+pub async fn make_vault(
+    dir: &std::path::Path,
+    store: Arc<dyn phivault_store::Store>,
+    audit_store: Option<Arc<dyn phivault_store::audit::AuditStore>>,
+) -> Result<Vault, Box<dyn std::error::Error + Send + Sync>> {
+    let keys = dir.join("keys");
+    let keyring = match Keyring::open(&keys) {
+        Ok(k) => k,
+        Err(_) => Keyring::create(&keys, "2026-01-01T00:00:00Z")?,
+    };
+    let schema = Schema::from_toml(Schema::default_toml())?;
+    let root = keyring.index_root().clone();
+    // Every operation records its audit event durably, as in the server.
+    let audit_store: Arc<dyn phivault_store::audit::AuditStore> =
+        match audit_store.or_else(|| store.audit_store()) {
+            Some(a) => a,
+            None => Arc::new(phivault_store::audit::segment::SegmentStore::open(
+                &dir.join("audit"),
+                true,
+            )?),
+        };
+    let audit = super::audit::open_log(audit_store).await?;
+    Ok(Vault::new(
+        schema,
+        store,
+        Arc::new(keyring),
+        &root,
+        Arc::new(SystemClock),
+        audit,
+    ))
+}
+
+/// An administrator's permit for `action` on patients.
+pub fn permit(action: Action) -> Result<Permit, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(Permit {
+        grant: grant(action)?,
+        who: phivault_server::audit::Who::operator("bench"),
+    })
+}
+
 /// Inserts every patient, then samples reads and SSN searches.
 pub async fn backend(
     target: Target,
@@ -53,54 +95,18 @@ pub async fn backend(
     samples: usize,
 ) -> Result<Vec<Row>, Box<dyn std::error::Error + Send + Sync>> {
     let dir = tempfile::tempdir()?;
-    let keyring = Keyring::create(&dir.path().join("keys"), "2026-01-01T00:00:00Z")?;
     let (system, location) = match &target {
         Target::Sqlite => (
             "phivault sqlite",
             dir.path().join("bench.db").to_string_lossy().into_owned(),
         ),
-        Target::Postgres(url) => {
-            let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-            tokio::spawn(conn);
-            c.batch_execute("DROP SCHEMA IF EXISTS pv_bench CASCADE")
-                .await?;
-            let sep = if url.contains('?') { '&' } else { '?' };
-            ("phivault postgres", format!("{url}{sep}schema=pv_bench"))
-        }
+        Target::Postgres(url) => (
+            "phivault postgres",
+            super::pg::bench_schema(url, "pv_bench").await?,
+        ),
     };
     let store = phivault_store::open(&location).await?;
-    let schema = Schema::from_toml(Schema::default_toml())?;
-    let root = keyring.index_root().clone();
-    // Every operation records its audit event durably, as in the server.
-    let audit_store: Arc<dyn phivault_store::audit::AuditStore> = match store.audit_store() {
-        Some(a) => a,
-        None => Arc::new(phivault_store::audit::segment::SegmentStore::open(
-            &dir.path().join("audit"),
-            true,
-        )?),
-    };
-    let (signer, _) = phivault_audit::Signer::generate("bench.local/audit")?;
-    let audit = phivault_server::audit::AuditLog::open(
-        audit_store,
-        signer,
-        phivault_server::audit::CheckpointPolicy::default(),
-    )
-    .await?;
-    let vault = Vault::new(
-        schema,
-        store.clone(),
-        Arc::new(keyring),
-        &root,
-        Arc::new(SystemClock),
-        audit,
-    );
-    let who = phivault_server::audit::Who::operator("bench");
-    let permit = |a| -> Result<Permit, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Permit {
-            grant: grant(a)?,
-            who: who.clone(),
-        })
-    };
+    let vault = make_vault(dir.path(), store.clone(), None).await?;
     let (g_create, g_view, g_search) = (
         permit(Action::Create)?,
         permit(Action::View)?,
@@ -141,10 +147,7 @@ pub async fn backend(
         }
     }
     if let Target::Postgres(url) = &target {
-        let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-        tokio::spawn(conn);
-        c.batch_execute("DROP SCHEMA IF EXISTS pv_bench CASCADE")
-            .await?;
+        super::pg::drop_schema(url, "pv_bench").await?;
     }
     Ok(vec![
         row(system, "insert", t_ins),

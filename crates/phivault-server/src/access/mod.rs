@@ -4,7 +4,7 @@
 
 mod alerts;
 mod policies;
-mod usage;
+mod review;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -13,7 +13,7 @@ use phivault_core::policy::Role;
 
 pub use alerts::{Alert, AlertHook, AlertLog};
 pub use policies::{PolicyDirError, load_dir};
-pub use usage::{Holding, Usage, review};
+pub use review::{Holding, review};
 
 /// Roles by name; read on every request, written by `PUT /v1/roles`.
 #[derive(Debug, Default)]

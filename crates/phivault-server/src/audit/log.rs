@@ -104,6 +104,24 @@ impl AuditLog {
         signer: Signer,
         policy: CheckpointPolicy,
     ) -> Result<Arc<Self>, AuditError> {
+        Self::open_as(store, signer, Some(policy)).await
+    }
+
+    /// Opens the log for reading only (tools beside the running server): the
+    /// tree is checked against the signed checkpoints, but no writer runs,
+    /// so every append fails (closed) and no checkpoint is ever signed here.
+    pub async fn open_read_only(
+        store: Arc<dyn AuditStore>,
+        signer: Signer,
+    ) -> Result<Arc<Self>, AuditError> {
+        Self::open_as(store, signer, None).await
+    }
+
+    async fn open_as(
+        store: Arc<dyn AuditStore>,
+        signer: Signer,
+        policy: Option<CheckpointPolicy>,
+    ) -> Result<Arc<Self>, AuditError> {
         let verifier = signer.verifier();
         let mut tree = TiledTree::new();
         let mut pos = 0u64;
@@ -145,15 +163,17 @@ impl AuditLog {
         let (size_tx, sizes) = watch::channel(tree.size());
         let tree = Arc::new(RwLock::new(tree));
         let (tx, rx) = mpsc::channel(65_536);
-        tokio::spawn(writer(
-            rx,
-            Arc::clone(&store),
-            Arc::clone(&tree),
-            signer,
-            policy,
-            signed,
-            size_tx,
-        ));
+        if let Some(policy) = policy {
+            tokio::spawn(writer(
+                rx,
+                Arc::clone(&store),
+                Arc::clone(&tree),
+                signer,
+                policy,
+                signed,
+                size_tx,
+            ));
+        }
         Ok(Arc::new(Self {
             tx,
             tree,

@@ -1,11 +1,11 @@
 //! The audit trail in the service: who is acting ([`Who`]), the events the
 //! vault and the access handlers record, the log itself ([`AuditLog`]), the
-//! signing key's home, and the broker sink ([`outbox`]).
+//! signing key's home, and the broker sinks ([`stream`]).
 
 mod keys;
 mod log;
-pub mod outbox;
 pub mod report;
+pub mod stream;
 pub mod verify;
 
 use std::net::IpAddr;
@@ -129,6 +129,7 @@ impl Who {
             query: Vec::new(),
             count: None,
             flags: Vec::new(),
+            permission: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! route demands authentication.
 
 mod access;
+mod actions;
 mod audit;
 mod auth;
 mod body;
@@ -24,7 +25,7 @@ use phivault_core::policy::{
 pub use error::ApiError;
 pub use request::RequestId;
 
-use crate::access::{Alert, AlertHook, RoleBook, Usage};
+use crate::access::{Alert, AlertHook, RoleBook};
 use crate::audit::Who;
 use crate::config::Config;
 use crate::vault::Permit;
@@ -42,8 +43,6 @@ pub struct AppState {
     pub roles: Arc<RoleBook>,
     /// Where security alerts go.
     pub alerts: Arc<dyn AlertHook>,
-    /// Permission usage, for access reviews.
-    pub usage: Arc<Usage>,
 }
 
 /// What a request addresses, for the decision.
@@ -112,14 +111,11 @@ impl AppState {
             vault.store().put_role(role.name(), &json, now).await?;
             roles.put(role);
         }
-        let usage = Arc::new(Usage::default());
-        spawn_usage_flush(Arc::downgrade(&vault), Arc::downgrade(&usage));
         Ok(Self {
             vault,
             config,
             roles,
             alerts,
-            usage,
         })
     }
 
@@ -140,10 +136,6 @@ impl AppState {
             .map_err(|e| ApiError::bad_request("invalid_header", e.to_string()))?;
         match self.evaluate(principal, &action, target, ip, now).await? {
             Decision::Allow { grant, .. } => {
-                if let Some(rule) = grant.rule() {
-                    self.usage
-                        .note(&principal.id, rule, crate::clock::micros(now));
-                }
                 if grant.is_break_glass()
                     && action != Action::Custom(policy::BREAK_GLASS_VERB.into())
                 {
@@ -188,9 +180,7 @@ impl AppState {
         resource: String,
         tweak: impl FnOnce(&mut phivault_audit::Event),
     ) -> Result<(), ApiError> {
-        let mut e = permit
-            .who
-            .event(self.vault.clock().now(), action, resource, Outcome::Success);
+        let mut e = permit.event(self.vault.clock().now(), action, resource);
         tweak(&mut e);
         self.record(e).await
     }
@@ -205,11 +195,6 @@ impl AppState {
         let ip = client_ip(peer, headers, &self.config.trusted_proxies);
         Who::from_request(user, ip, request_id(headers), headers)
             .map_err(|e| ApiError::bad_request("invalid_header", e.to_string()))
-    }
-
-    /// Writes pending permission usage to the store now.
-    pub async fn flush_usage(&self) -> Result<(), phivault_store::StoreError> {
-        self.usage.flush(self.vault.store().as_ref()).await
     }
 
     /// The decision for a request, with the facts looked up; no side effects
@@ -289,22 +274,6 @@ pub fn past_tense(a: &Action) -> String {
         Action::Describe => "described".into(),
         Action::Custom(v) => format!("custom:{v}"),
     }
-}
-
-/// Flushes permission usage every 30 s for as long as the state lives.
-fn spawn_usage_flush(vault: std::sync::Weak<Vault>, usage: std::sync::Weak<Usage>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
-        loop {
-            tick.tick().await;
-            let (Some(v), Some(u)) = (vault.upgrade(), usage.upgrade()) else {
-                return;
-            };
-            if let Err(e) = u.flush(v.store().as_ref()).await {
-                tracing::warn!(error = %e, "permission usage not recorded");
-            }
-        }
-    });
 }
 
 /// The patient a target belongs to: the record itself for patients, the
@@ -404,6 +373,11 @@ pub const ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "POST",
+        path: "/v1/collections/{collection}/records/{id}/actions/{verb}",
+        public: false,
+    },
+    RouteSpec {
+        method: "POST",
         path: "/v1/users",
         public: false,
     },
@@ -489,6 +463,9 @@ fn handler(spec: &RouteSpec) -> Option<MethodRouter<AppState>> {
         ("PATCH", "/v1/collections/{collection}/records/{id}") => patch(records::update),
         ("DELETE", "/v1/collections/{collection}/records/{id}") => delete(records::remove),
         ("POST", "/v1/collections/{collection}/search") => post(records::search),
+        ("POST", "/v1/collections/{collection}/records/{id}/actions/{verb}") => {
+            post(actions::perform)
+        }
         ("POST", "/v1/users") => post(access::create_user),
         ("PATCH", "/v1/users/{id}") => patch(access::update_user),
         ("POST", "/v1/users/{id}/tokens") => post(access::create_token),

@@ -99,6 +99,15 @@ pub struct Permit {
     pub who: Who,
 }
 
+impl Permit {
+    /// A successful event by the requester, naming the permission used.
+    pub fn event(&self, now: jiff::Timestamp, action: &str, resource: String) -> Event {
+        let mut e = self.who.event(now, action, resource, Outcome::Success);
+        e.permission = self.grant.rule().map(str::to_owned);
+        e
+    }
+}
+
 /// The vault: schema, key provider, blind indexer, store and audit log.
 /// Every operation records its audit event before it discloses or changes
 /// anything.
@@ -154,9 +163,7 @@ impl Vault {
 
     /// An event by the permit's requester, now.
     fn event(&self, permit: &Permit, action: &str, resource: String) -> Event {
-        permit
-            .who
-            .event(self.clock.now(), action, resource, Outcome::Success)
+        permit.event(self.clock.now(), action, resource)
     }
 
     /// Best effort: records that an attempt failed after its event (or

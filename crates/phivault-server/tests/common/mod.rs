@@ -115,6 +115,47 @@ impl App {
         b["id"].as_str().unwrap().to_owned()
     }
 
+    /// `PUT /v1/roles/{name}` as the admin; expects 200.
+    pub async fn put_role(&self, role: Value) {
+        let name = role["role"].as_str().unwrap().to_owned();
+        let (s, b) = self
+            .send(
+                reqwest::Method::PUT,
+                &format!("/v1/roles/{name}"),
+                Some(role),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
+
+    /// `POST /v1/users` as the admin; expects 201.
+    pub async fn add_user(&self, id: &str, roles: &[&str]) {
+        let body = serde_json::json!({"id": id, "display_name": id, "roles": roles});
+        let (s, b) = self
+            .send(reqwest::Method::POST, "/v1/users", Some(body))
+            .await;
+        assert_eq!(s, 201, "{b}");
+    }
+
+    /// An API token for the user, exchanged for a session token.
+    pub async fn session(&self, user: &str) -> String {
+        let (s, b) = self
+            .send(
+                reqwest::Method::POST,
+                &format!("/v1/users/{user}/tokens"),
+                None,
+            )
+            .await;
+        assert_eq!(s, 201, "{b}");
+        let api = b["token"].as_str().unwrap().to_owned();
+        let (s, b) = self
+            .send_as(&api, reqwest::Method::POST, "/v1/sessions", None)
+            .await;
+        assert_eq!(s, 201, "{b}");
+        assert!(b["expires_at"].as_str().is_some());
+        b["token"].as_str().unwrap().to_owned()
+    }
+
     /// Runs SQL against this test's PostgreSQL schema.
     pub async fn pg_client(&self) -> tokio_postgres::Client {
         let (url, schema) = self.pg.clone().unwrap();
@@ -141,6 +182,14 @@ static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// Starts a server on `backend`; `None` when that backend is not configured.
 pub async fn spawn_app(backend: Backend) -> Option<App> {
+    spawn_app_with(backend, phivault_server::config::FileConfig::default()).await
+}
+
+/// Like [`spawn_app`], with extra settings.
+pub async fn spawn_app_with(
+    backend: Backend,
+    mut over: phivault_server::config::FileConfig,
+) -> Option<App> {
     let dir = tempfile::tempdir().unwrap();
     let (database, pg) = match backend {
         Backend::Sqlite => (None, None),
@@ -163,9 +212,10 @@ pub async fn spawn_app(backend: Backend) -> Option<App> {
         }
     };
     let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
-    let srv = phivault_server::embedded::start(
+    over.database = database;
+    let srv = phivault_server::embedded::start_with(
         &dir.path().join("data"),
-        database,
+        over,
         Arc::clone(&clock) as Arc<dyn phivault_server::Clock>,
     )
     .await

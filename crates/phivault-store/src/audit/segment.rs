@@ -59,6 +59,40 @@ struct Inner {
 #[derive(Debug, Clone)]
 pub struct SegmentStore {
     inner: Arc<Mutex<Inner>>,
+    /// A writable store holds an exclusive lock on `audit/LOCK` for its
+    /// lifetime: one writer per log, or indexes would collide.
+    _lock: Option<Arc<File>>,
+}
+
+/// The lock file that makes one process the log's only writer.
+pub const LOCK_FILE: &str = "LOCK";
+
+fn lock(dir: &Path) -> Result<File, StoreError> {
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(dir.join(LOCK_FILE))
+        .map_err(io("open lock"))?;
+    // A writer that is just shutting down (a restart) lets go within
+    // moments; another live process does not.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(f),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::new(
+                    ErrorKind::Unavailable,
+                    "the audit log is open for writing in another phivault process",
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io("lock")(e)),
+        }
+    }
 }
 
 fn open_append(path: &Path) -> Result<File, StoreError> {
@@ -128,6 +162,7 @@ impl SegmentStore {
 
     /// [`Self::open`] with another segment size (tests roll segments fast).
     pub fn open_with(dir: &Path, writable: bool, segment_bytes: u64) -> Result<Self, StoreError> {
+        let mut held = None;
         if writable {
             std::fs::create_dir_all(dir).map_err(io("create directory"))?;
             #[cfg(unix)]
@@ -135,6 +170,7 @@ impl SegmentStore {
                 use std::os::unix::fs::PermissionsExt;
                 let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
             }
+            held = Some(Arc::new(lock(dir)?));
         }
         let mut segments: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
             .map_err(io("list directory"))?
@@ -164,6 +200,7 @@ impl SegmentStore {
         inner.scan()?;
         Ok(Self {
             inner: Arc::new(Mutex::new(inner)),
+            _lock: held,
         })
     }
 

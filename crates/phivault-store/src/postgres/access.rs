@@ -165,45 +165,6 @@ impl AccessStore for PgStore {
         .collect()
     }
 
-    async fn record_usage(&self, uses: Vec<(String, String, i64)>) -> Result<(), StoreError> {
-        let c = self.pool.get().await?;
-        // One row per (user, permission): an upsert may not touch a row twice.
-        let mut latest: std::collections::BTreeMap<(String, String), i64> = Default::default();
-        for (u, p, a) in uses {
-            let e = latest.entry((u, p)).or_insert(a);
-            *e = (*e).max(a);
-        }
-        let mut users = Vec::with_capacity(latest.len());
-        let mut perms = Vec::with_capacity(latest.len());
-        let mut ats = Vec::with_capacity(latest.len());
-        for ((u, p), a) in latest {
-            users.push(u);
-            perms.push(p);
-            ats.push(a);
-        }
-        c.execute(
-            "INSERT INTO permission_usage (user_id, permission, last_used)
-             SELECT u, p, a FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(u, p, a)
-             ON CONFLICT (user_id, permission)
-             DO UPDATE SET last_used = greatest(permission_usage.last_used, excluded.last_used)",
-            &[&users, &perms, &ats],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn usage(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
-        let c = self.pool.get().await?;
-        c.query(
-            "SELECT user_id, permission, last_used FROM permission_usage ORDER BY user_id, permission",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-        .collect()
-    }
-
     async fn touch_token(&self, id: &str, at: i64) -> Result<(), StoreError> {
         let c = self.pool.get().await?;
         c.execute(

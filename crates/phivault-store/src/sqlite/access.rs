@@ -207,32 +207,6 @@ impl AccessStore for SqliteStore {
         .await
     }
 
-    async fn record_usage(&self, uses: Vec<(String, String, i64)>) -> Result<(), StoreError> {
-        self.exec(move |c| {
-            let mut st = c.prepare_cached(
-                "INSERT INTO permission_usage (user_id, permission, last_used) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (user_id, permission) DO UPDATE SET last_used = max(last_used, excluded.last_used)",
-            )?;
-            for (u, p, at) in &uses {
-                st.execute(params![u, p, at])?;
-            }
-            Ok(true)
-        })
-        .await
-        .map(|_| ())
-    }
-
-    async fn usage(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
-        self.read(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT user_id, permission, last_used FROM permission_usage ORDER BY user_id, permission",
-            )?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
-    }
-
     async fn touch_token(&self, id: &str, at: i64) -> Result<(), StoreError> {
         let id = id.to_owned();
         self.exec(move |c| {
