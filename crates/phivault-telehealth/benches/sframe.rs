@@ -8,8 +8,12 @@
 //! After them, a paired run alternates raw and SFrame batches (order swapped every round) and
 //! prints medians: frames/s, bytes/s, per-frame overhead in ns and bytes, and the ratio.
 
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "benchmark harness")]
-#![allow(missing_docs, reason = "criterion macros")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::print_stderr,
+    reason = "benchmark harness and its report on stderr"
+)]
 
 use std::hint::black_box;
 
@@ -55,7 +59,11 @@ fn sframe(c: &mut Criterion, name: &str, suite: CipherSuite) {
     let mut rx = SframeReceiver::new(suite);
     rx.add_key(index, &base).unwrap();
     for other in 0..8 {
-        rx.add_key(phivault_telehealth::session::key_index(3, 10 + other), &base).unwrap();
+        rx.add_key(
+            phivault_telehealth::session::key_index(3, 10 + other),
+            &base,
+        )
+        .unwrap();
     }
     let pt = vec![0x5au8; FRAME];
     let mut frame = Vec::with_capacity(FRAME + 64);
@@ -143,7 +151,9 @@ impl Sf {
     fn batch(&mut self, n: u32) -> f64 {
         let start = std::time::Instant::now();
         for _ in 0..n {
-            self.tx.seal(b"", black_box(&self.pt), &mut self.frame).unwrap();
+            self.tx
+                .seal(b"", black_box(&self.pt), &mut self.frame)
+                .unwrap();
             self.rx.open(b"", &self.frame, &mut self.out).unwrap();
             black_box(&self.out);
         }
@@ -156,7 +166,6 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-#[allow(clippy::print_stderr, reason = "benchmark report")]
 fn paired<A: AeadInOut + KeyInit>(label: &str, key_len: usize, suite: CipherSuite) {
     const ROUNDS: usize = 200;
     const N: u32 = 500;
@@ -185,9 +194,19 @@ fn paired<A: AeadInOut + KeyInit>(label: &str, key_len: usize, suite: CipherSuit
     let (r, s, ratio) = (median(&mut r), median(&mut s), median(&mut ratio));
     let wire = sf.frame.len() - FRAME;
     let mib = |ns: f64| FRAME as f64 / ns * 1e9 / (1024.0 * 1024.0);
-    eprintln!("paired {label} (seal+open of one {FRAME}-byte frame, median of {ROUNDS} rounds x {N}):");
-    eprintln!("  raw AES-GCM : {r:8.0} ns/frame {:9.0} frames/s {:8.1} MiB/s", 1e9 / r, mib(r));
-    eprintln!("  SFrame      : {s:8.0} ns/frame {:9.0} frames/s {:8.1} MiB/s", 1e9 / s, mib(s));
+    eprintln!(
+        "paired {label} (seal+open of one {FRAME}-byte frame, median of {ROUNDS} rounds x {N}):"
+    );
+    eprintln!(
+        "  raw AES-GCM : {r:8.0} ns/frame {:9.0} frames/s {:8.1} MiB/s",
+        1e9 / r,
+        mib(r)
+    );
+    eprintln!(
+        "  SFrame      : {s:8.0} ns/frame {:9.0} frames/s {:8.1} MiB/s",
+        1e9 / s,
+        mib(s)
+    );
     eprintln!(
         "  overhead    : {:+8.0} ns/frame, +{wire} bytes/frame; SFrame/raw throughput {:.1}%",
         s - r,

@@ -284,8 +284,8 @@ impl SframeReceiver {
             for _ in entry.generation..generation {
                 base = ratchet_base_key(self.suite, &base);
             }
-            let key = FrameKey::derive(self.suite, header.kid, &base)
-                .map_err(|_| OpenError::Decrypt)?;
+            let key =
+                FrameKey::derive(self.suite, header.kid, &base).map_err(|_| OpenError::Decrypt)?;
             key.open(header.ctr, &self.aad, out, tag)
                 .map_err(|_| OpenError::Decrypt)?;
             let mut window = ReplayWindow::default();

@@ -18,9 +18,19 @@ pub fn derive_key_salt(
     let kid = kid.to_be_bytes();
     let id = suite.id().to_be_bytes();
     let mut key = Zeroizing::new(vec![0u8; suite.key_len()]);
-    hkdf_expand(suite, base_key, &[b"SFrame 1.0 Secret key ", &kid, &id], &mut key);
+    hkdf_expand(
+        suite,
+        base_key,
+        &[b"SFrame 1.0 Secret key ", &kid, &id],
+        &mut key,
+    );
     let mut salt = [0u8; NONCE_LEN];
-    hkdf_expand(suite, base_key, &[b"SFrame 1.0 Secret salt ", &kid, &id], &mut salt);
+    hkdf_expand(
+        suite,
+        base_key,
+        &[b"SFrame 1.0 Secret salt ", &kid, &id],
+        &mut salt,
+    );
     (key, salt)
 }
 

@@ -48,7 +48,9 @@ pub struct InvalidPublicKey;
 
 impl std::fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("PublicKey").field(&self.to_base64url()).finish()
+        f.debug_tuple("PublicKey")
+            .field(&self.to_base64url())
+            .finish()
     }
 }
 

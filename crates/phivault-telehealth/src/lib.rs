@@ -32,8 +32,8 @@ pub mod session;
 pub mod suite;
 
 pub use error::{
-    HeaderError, KeyError, OpenError, PackageOpenError, PackageSealError, RatchetError,
-    SealError, SessionError,
+    HeaderError, KeyError, OpenError, PackageOpenError, PackageSealError, RatchetError, SealError,
+    SessionError,
 };
 pub use frame::{OpenedFrame, SframeReceiver, SframeSender};
 pub use header::Header;

@@ -42,7 +42,9 @@ impl ReplayWindow {
     pub(crate) fn commit(&mut self, ctr: u64) {
         match self.top {
             Some(top) if ctr <= top => {
-                self.seen |= 1u128.checked_shl(u32::try_from(top - ctr).unwrap_or(u32::MAX)).unwrap_or(0);
+                self.seen |= 1u128
+                    .checked_shl(u32::try_from(top - ctr).unwrap_or(u32::MAX))
+                    .unwrap_or(0);
             }
             Some(top) => {
                 let shift = u32::try_from(ctr - top).unwrap_or(u32::MAX);

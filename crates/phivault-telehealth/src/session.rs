@@ -179,7 +179,9 @@ impl Session {
     }
 
     fn next_epoch(&self) -> Result<u32, SessionError> {
-        self.epoch.checked_add(1).ok_or(SessionError::EpochExhausted)
+        self.epoch
+            .checked_add(1)
+            .ok_or(SessionError::EpochExhausted)
     }
 
     /// Adds `joining` devices and ratchets to the next epoch (every member calls this when
@@ -246,7 +248,12 @@ impl Session {
         self.secret = EpochSecret::generate(rng);
         self.roster = roster;
         self.fresh_since = now;
-        let others: Vec<DeviceId> = self.roster.keys().filter(|d| **d != self.me).cloned().collect();
+        let others: Vec<DeviceId> = self
+            .roster
+            .keys()
+            .filter(|d| **d != self.me)
+            .cloned()
+            .collect();
         self.seal_for(rng, &others)
     }
 
@@ -344,7 +351,11 @@ impl Session {
             .sender_index(&self.me)
             .ok_or(SessionError::NotParticipant)?;
         let key = self.sender_base_key(index);
-        Ok(SframeSender::new(self.suite, key_index(self.epoch, index), &key)?)
+        Ok(SframeSender::new(
+            self.suite,
+            key_index(self.epoch, index),
+            &key,
+        )?)
     }
 
     /// Installs the current epoch's keys of every other device into `receiver` and erases all

@@ -142,9 +142,19 @@ impl FrameKey {
         let id = suite.id().to_be_bytes();
         let mut key = Zeroizing::new([0u8; MAX_KEY_LEN]);
         let key = key.get_mut(..suite.key_len()).ok_or(KeyError::Internal)?;
-        hkdf_expand(suite, base_key, &[b"SFrame 1.0 Secret key ", &kid, &id], key);
+        hkdf_expand(
+            suite,
+            base_key,
+            &[b"SFrame 1.0 Secret key ", &kid, &id],
+            key,
+        );
         let mut salt = [0u8; NONCE_LEN];
-        hkdf_expand(suite, base_key, &[b"SFrame 1.0 Secret salt ", &kid, &id], &mut salt);
+        hkdf_expand(
+            suite,
+            base_key,
+            &[b"SFrame 1.0 Secret salt ", &kid, &id],
+            &mut salt,
+        );
         Self::from_parts(suite, key, salt)
     }
 
@@ -167,13 +177,15 @@ impl FrameKey {
                 let (enc, auth) = key.split_at_checked(16).ok_or(KeyError::Internal)?;
                 Cipher::CtrHmac {
                     enc: Box::new(Aes128::new_from_slice(enc).map_err(bad)?),
-                    auth: Box::new(
-                        <Hmac<Sha256> as KeyInit>::new_from_slice(auth).map_err(bad)?,
-                    ),
+                    auth: Box::new(<Hmac<Sha256> as KeyInit>::new_from_slice(auth).map_err(bad)?),
                 }
             }
         };
-        Ok(Self { suite, salt, cipher })
+        Ok(Self {
+            suite,
+            salt,
+            cipher,
+        })
     }
 
     /// RFC 9605 §4.4.3: `nonce = sframe_salt XOR encode_big_endian(CTR, Nn)`.
@@ -250,16 +262,13 @@ impl FrameKey {
 }
 
 /// RFC 9605 §4.5.1: AES-CTR with `initial_counter = nonce || 0x00000000`.
-fn ctr_keystream(
-    enc: &Aes128,
-    nonce: &[u8; NONCE_LEN],
-    buf: &mut [u8],
-) -> Result<(), CryptoError> {
+fn ctr_keystream(enc: &Aes128, nonce: &[u8; NONCE_LEN], buf: &mut [u8]) -> Result<(), CryptoError> {
     let mut iv = [0u8; 16];
     for (d, s) in iv.iter_mut().zip(nonce) {
         *d = *s;
     }
-    let core = ctr::CtrCore::<Aes128, ctr::flavors::Ctr32BE>::inner_iv_init(enc.clone(), &iv.into());
+    let core =
+        ctr::CtrCore::<Aes128, ctr::flavors::Ctr32BE>::inner_iv_init(enc.clone(), &iv.into());
     let mut ctr = ctr::Ctr32BE::<Aes128>::from_core(core);
     ctr.try_apply_keystream(buf).map_err(|_| CryptoError)
 }

@@ -1,5 +1,11 @@
 //! SFrame sender/receiver behaviour: round trips, replay window, ratchet (RFC 9605 §5.1).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "test helpers outside #[test] functions"
+)]
+
 use phivault_telehealth::frame::{MAX_RATCHET_STEPS, kid, split_kid};
 use phivault_telehealth::replay::REPLAY_WINDOW;
 use phivault_telehealth::{CipherSuite, OpenError, SframeReceiver, SframeSender};
@@ -57,7 +63,9 @@ fn metadata_and_tampering_are_authenticated() {
 #[test]
 fn replayed_frames_are_refused_out_of_order_within_window_accepted() {
     let (mut tx, mut rx) = pair(CipherSuite::AesGcm128Sha256);
-    let frames: Vec<Vec<u8>> = (0..300u32).map(|i| seal(&mut tx, &i.to_be_bytes())).collect();
+    let frames: Vec<Vec<u8>> = (0..300u32)
+        .map(|i| seal(&mut tx, &i.to_be_bytes()))
+        .collect();
     // Deliver in a shuffled order inside the window: 10, 3, 7, 0, 9, ...
     for i in [10usize, 3, 7, 0, 9, 1, 2, 8, 4, 6, 5] {
         assert_eq!(open(&mut rx, &frames[i]).unwrap(), (i as u32).to_be_bytes());
@@ -68,7 +76,10 @@ fn replayed_frames_are_refused_out_of_order_within_window_accepted() {
     // Jump ahead; frames more than the window behind are refused, those inside still open.
     let top = 11 + REPLAY_WINDOW as usize + 50;
     open(&mut rx, &frames[top]).unwrap();
-    assert_eq!(open(&mut rx, &frames[top - REPLAY_WINDOW as usize]), Err(OpenError::TooOld));
+    assert_eq!(
+        open(&mut rx, &frames[top - REPLAY_WINDOW as usize]),
+        Err(OpenError::TooOld)
+    );
     open(&mut rx, &frames[top - REPLAY_WINDOW as usize + 1]).unwrap();
     open(&mut rx, &frames[top - 1]).unwrap();
     assert_eq!(open(&mut rx, &frames[top]), Err(OpenError::Replayed));
@@ -79,7 +90,10 @@ fn unknown_and_removed_keys() {
     let (mut tx, mut rx) = pair(CipherSuite::AesGcm256Sha512);
     let frame = seal(&mut tx, b"x");
     let mut other = SframeSender::new(CipherSuite::AesGcm256Sha512, 8, BASE).unwrap();
-    assert_eq!(open(&mut rx, &seal(&mut other, b"x")), Err(OpenError::UnknownKey));
+    assert_eq!(
+        open(&mut rx, &seal(&mut other, b"x")),
+        Err(OpenError::UnknownKey)
+    );
     assert!(rx.remove_key(7));
     assert_eq!(open(&mut rx, &frame), Err(OpenError::UnknownKey));
 }
@@ -103,7 +117,10 @@ fn ratchet_kid_split_and_forward_following() {
     for _ in 0..=MAX_RATCHET_STEPS {
         tx.ratchet().unwrap();
     }
-    assert_eq!(open(&mut rx, &seal(&mut tx, b"far")), Err(OpenError::GenerationTooFarAhead));
+    assert_eq!(
+        open(&mut rx, &seal(&mut tx, b"far")),
+        Err(OpenError::GenerationTooFarAhead)
+    );
 }
 
 #[test]
@@ -112,7 +129,11 @@ fn forged_future_generation_does_not_erase_the_key() {
     let good = seal(&mut tx, b"good");
     // Rewrite the KID to generation 1 (config byte 0x00..: kid 7<<8|1 needs 2 bytes).
     let mut forged = Vec::new();
-    phivault_telehealth::Header { kid: kid(7, 1), ctr: 0 }.encode(&mut forged);
+    phivault_telehealth::Header {
+        kid: kid(7, 1),
+        ctr: 0,
+    }
+    .encode(&mut forged);
     forged.extend_from_slice(&good[1..]);
     assert_eq!(open(&mut rx, &forged), Err(OpenError::Decrypt));
     assert_eq!(open(&mut rx, &good).unwrap(), b"good");

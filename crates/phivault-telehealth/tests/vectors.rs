@@ -1,6 +1,12 @@
 //! Known-answer tests: RFC 9605 Appendix C (SFrame) and RFC 9180 Appendix A.1.1 (HPKE), from
 //! the data files in `tests/vectors/` (their `source` field names the RFC section).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "test helpers outside #[test] functions"
+)]
+
 mod common;
 
 use common::{FixedRng, hex};
@@ -74,7 +80,13 @@ fn rfc9605_c3_sframe_encryption_every_suite() {
         let (key, salt) = kat::derive_key_salt(s, kid, &base_key);
         assert_eq!(key.as_slice(), h(v, "sframe_key").as_slice(), "{s:?} key");
         assert_eq!(salt.to_vec(), h(v, "sframe_salt"), "{s:?} salt");
-        let frame = kat::seal(s, &base_key, Header { kid, ctr }, &h(v, "metadata"), &h(v, "pt"));
+        let frame = kat::seal(
+            s,
+            &base_key,
+            Header { kid, ctr },
+            &h(v, "metadata"),
+            &h(v, "pt"),
+        );
         assert_eq!(frame.unwrap(), h(v, "ct"), "{s:?} seal");
         let pt = kat::open(s, &base_key, &h(v, "metadata"), &h(v, "ct")).unwrap();
         assert_eq!(pt, h(v, "pt"), "{s:?} open");
@@ -85,7 +97,11 @@ fn rfc9605_c3_sframe_encryption_every_suite() {
         assert!(kat::open(s, &base_key, &h(v, "metadata"), &bad).is_err());
         assert!(kat::open(s, &base_key, b"other", &h(v, "ct")).is_err());
     }
-    assert_eq!(seen, CipherSuite::ALL.to_vec(), "a vector for every supported suite");
+    assert_eq!(
+        seen,
+        CipherSuite::ALL.to_vec(),
+        "a vector for every supported suite"
+    );
 }
 
 #[test]
@@ -110,7 +126,13 @@ fn rfc9180_a11_base_mode_through_the_wrapper() {
     .unwrap();
     assert_eq!(enc, h(&v, "enc"));
     assert_eq!(ct, h(e, "ct"));
-    let pt = open_base(&recipient, &h(&v, "enc"), &h(&v, "info"), &h(e, "aad"), &h(e, "ct"));
+    let pt = open_base(
+        &recipient,
+        &h(&v, "enc"),
+        &h(&v, "info"),
+        &h(e, "aad"),
+        &h(e, "ct"),
+    );
     assert_eq!(pt.unwrap().as_slice(), h(e, "pt").as_slice());
     // Wrong info (the binding) or wrong aad must not open.
     assert!(open_base(&recipient, &enc, b"other info", &h(e, "aad"), &ct).is_err());

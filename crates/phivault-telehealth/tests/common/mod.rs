@@ -1,5 +1,6 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
+#![allow(clippy::unwrap_used, clippy::panic, reason = "test helpers")]
 
 use std::convert::Infallible;
 
