@@ -161,12 +161,58 @@ impl Sf {
     }
 }
 
+/// The `sframe` crate 2.1.0 (RustCrypto backend) through its buffer-reusing view API, for
+/// comparison: it keys the AEAD again for every frame.
+struct Theirs {
+    ek: sframe::key::EncryptionKey,
+    dk: sframe::key::DecryptionKey,
+    counter: sframe::frame::MonotonicCounter,
+    pt: Vec<u8>,
+    enc: Vec<u8>,
+    dec: Vec<u8>,
+}
+
+impl Theirs {
+    fn new(suite: sframe::CipherSuite) -> Self {
+        let kid = phivault_telehealth::frame::kid(phivault_telehealth::session::key_index(3, 2), 0);
+        Self {
+            ek: sframe::key::EncryptionKey::derive_from(suite, kid, [9u8; 32]).unwrap(),
+            dk: sframe::key::DecryptionKey::derive_from(suite, kid, [9u8; 32]).unwrap(),
+            counter: sframe::frame::MonotonicCounter::default(),
+            pt: vec![0x5a; FRAME],
+            enc: Vec::with_capacity(FRAME + 64),
+            dec: Vec::with_capacity(FRAME + 64),
+        }
+    }
+
+    fn one(&mut self) {
+        let media =
+            sframe::frame::MediaFrameView::try_new(&mut self.counter, black_box(&self.pt)).unwrap();
+        media.encrypt_into(&self.ek, &mut self.enc).unwrap();
+        let frame = sframe::frame::EncryptedFrameView::try_new(&self.enc).unwrap();
+        black_box(frame.decrypt_into(&self.dk, &mut self.dec).unwrap());
+    }
+
+    fn batch(&mut self, n: u32) -> f64 {
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            self.one();
+        }
+        start.elapsed().as_nanos() as f64 / f64::from(n)
+    }
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
-fn paired<A: AeadInOut + KeyInit>(label: &str, key_len: usize, suite: CipherSuite) {
+fn paired<A: AeadInOut + KeyInit>(
+    label: &str,
+    key_len: usize,
+    suite: CipherSuite,
+    their_suite: sframe::CipherSuite,
+) {
     const ROUNDS: usize = 200;
     const N: u32 = 500;
     let mut raw = Raw {
@@ -176,22 +222,30 @@ fn paired<A: AeadInOut + KeyInit>(label: &str, key_len: usize, suite: CipherSuit
         ctr: 0,
     };
     let mut sf = Sf::new(suite);
+    let mut th = Theirs::new(their_suite);
     raw.batch(N);
     sf.batch(N);
-    let (mut r, mut s, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    th.batch(N);
+    let (mut r, mut s, mut t, mut ratio, mut tratio) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
-        let (a, b) = if round % 2 == 0 {
+        let (a, b, c) = if round % 2 == 0 {
             let a = raw.batch(N);
-            (a, sf.batch(N))
-        } else {
             let b = sf.batch(N);
-            (raw.batch(N), b)
+            (a, b, th.batch(N))
+        } else {
+            let c = th.batch(N);
+            let b = sf.batch(N);
+            (raw.batch(N), b, c)
         };
         r.push(a);
         s.push(b);
+        t.push(c);
         ratio.push(a / b);
+        tratio.push(a / c);
     }
     let (r, s, ratio) = (median(&mut r), median(&mut s), median(&mut ratio));
+    let (t, tratio) = (median(&mut t), median(&mut tratio));
     let wire = sf.frame.len() - FRAME;
     let mib = |ns: f64| FRAME as f64 / ns * 1e9 / (1024.0 * 1024.0);
     eprintln!(
@@ -212,12 +266,28 @@ fn paired<A: AeadInOut + KeyInit>(label: &str, key_len: usize, suite: CipherSuit
         s - r,
         ratio * 100.0
     );
+    eprintln!(
+        "  sframe 2.1  : {t:8.0} ns/frame {:9.0} frames/s {:8.1} MiB/s; its/raw throughput {:.1}%",
+        1e9 / t,
+        mib(t),
+        tratio * 100.0
+    );
 }
 
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     benches(&mut c);
     c.final_summary();
-    paired::<Aes128Gcm>("AES-128-GCM", 16, CipherSuite::AesGcm128Sha256);
-    paired::<Aes256Gcm>("AES-256-GCM", 32, CipherSuite::AesGcm256Sha512);
+    paired::<Aes128Gcm>(
+        "AES-128-GCM",
+        16,
+        CipherSuite::AesGcm128Sha256,
+        sframe::CipherSuite::AesGcm128Sha256,
+    );
+    paired::<Aes256Gcm>(
+        "AES-256-GCM",
+        32,
+        CipherSuite::AesGcm256Sha512,
+        sframe::CipherSuite::AesGcm256Sha512,
+    );
 }
