@@ -58,3 +58,43 @@ impl ReplayWindow {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{REPLAY_WINDOW, Refusal, ReplayWindow};
+
+    fn accept(w: &mut ReplayWindow, ctr: u64) -> Result<(), Refusal> {
+        w.check(ctr)?;
+        w.commit(ctr);
+        Ok(())
+    }
+
+    #[test]
+    fn window_edges() {
+        let mut w = ReplayWindow::default();
+        assert_eq!(accept(&mut w, 5), Ok(()));
+        assert_eq!(accept(&mut w, 5), Err(Refusal::Replayed));
+        assert_eq!(accept(&mut w, 0), Ok(()));
+        assert_eq!(accept(&mut w, u64::MAX), Ok(()));
+        assert_eq!(accept(&mut w, 5), Err(Refusal::TooOld));
+        assert_eq!(
+            accept(&mut w, u64::MAX - REPLAY_WINDOW),
+            Err(Refusal::TooOld)
+        );
+        assert_eq!(accept(&mut w, u64::MAX - (REPLAY_WINDOW - 1)), Ok(()));
+        assert_eq!(
+            accept(&mut w, u64::MAX - (REPLAY_WINDOW - 1)),
+            Err(Refusal::Replayed)
+        );
+        assert_eq!(accept(&mut w, u64::MAX), Err(Refusal::Replayed));
+    }
+
+    #[test]
+    fn check_without_commit_does_not_move_the_window() {
+        let mut w = ReplayWindow::default();
+        w.commit(10);
+        assert_eq!(w.check(1_000), Ok(()));
+        // Not committed (the frame failed to authenticate): 10 - 1 is still inside the window.
+        assert_eq!(accept(&mut w, 9), Ok(()));
+    }
+}
