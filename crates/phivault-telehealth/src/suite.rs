@@ -2,7 +2,7 @@
 //!
 //! Only composition lives here: AES-GCM, AES-CTR, HMAC and HKDF come from the RustCrypto crates.
 //! The AEAD instance (AES key schedule, GHASH key, keyed HMAC) is built once per KID and cached
-//! in [`FrameKey`], so sealing or opening a frame does no key setup and no allocation.
+//! in `FrameKey`, so sealing or opening a frame does no key setup and no allocation.
 
 use aes::Aes128;
 use aes_gcm::aead::{AeadInOut, KeyInit};

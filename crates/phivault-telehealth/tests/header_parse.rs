@@ -5,7 +5,7 @@ use phivault_telehealth::{CipherSuite, Header, SframeReceiver};
 use proptest::prelude::*;
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(4096))]
+    #![proptest_config(ProptestConfig::with_cases(2048))]
 
     #[test]
     fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
@@ -22,6 +22,23 @@ proptest! {
         rx.add_key(0, b"key").unwrap();
         let mut out = Vec::new();
         prop_assert!(rx.open(b"", &bytes, &mut out).is_err());
+    }
+
+    #[test]
+    fn open_never_panics_behind_a_valid_header(
+        ctr in any::<u64>(),
+        generation in 0u64..40,
+        body in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        for suite in CipherSuite::ALL {
+            let mut rx = SframeReceiver::new(suite);
+            rx.add_key(9, b"key").unwrap();
+            let mut frame = Vec::new();
+            Header { kid: phivault_telehealth::frame::kid(9, generation), ctr }.encode(&mut frame);
+            frame.extend_from_slice(&body);
+            let mut out = Vec::new();
+            prop_assert!(rx.open(b"", &frame, &mut out).is_err());
+        }
     }
 
     #[test]
