@@ -157,3 +157,19 @@ fn debug_never_prints_keys() {
     assert!(text.ends_with(".. }"), "{text}");
     assert!(!text.contains("0123456789abcdef"));
 }
+
+#[test]
+fn ratchet_follows_rfc9605_section_5_1_label_exactly() {
+    // base_key[1] = HKDF-Expand(HKDF-Extract("", base_key[0]), "SFrame 1.0 Ratchet", Nh),
+    // computed here independently of the crate (note the capital F: the sframe 2.1.0 crate
+    // uses "Sframe 1.0 Ratchet", which does not match the RFC text).
+    let mut next = [0u8; 32];
+    hkdf::Hkdf::<sha2::Sha256>::new(Some(&[]), BASE)
+        .expand(b"SFrame 1.0 Ratchet", &mut next)
+        .unwrap();
+    let mut tx = SframeSender::new(CipherSuite::AesGcm128Sha256, 7, BASE).unwrap();
+    tx.ratchet().unwrap();
+    let frame = seal(&mut tx, b"after one ratchet");
+    let pt = phivault_telehealth::kat::open(CipherSuite::AesGcm128Sha256, &next, b"meta", &frame);
+    assert_eq!(pt.unwrap(), b"after one ratchet");
+}
