@@ -46,6 +46,11 @@ impl PublicKey {
 #[error("public key must be 32 bytes of unpadded base64url")]
 pub struct InvalidPublicKey;
 
+/// A stored device secret key that is not 32 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("device secret key must be 32 bytes")]
+pub struct InvalidSecretKey;
+
 impl std::fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("PublicKey")
@@ -103,6 +108,23 @@ impl DeviceKeyPair {
             secret,
             public: PublicKey(public),
         }
+    }
+
+    /// The 32-byte private key, for the device's own key store only (never send it).
+    #[must_use]
+    pub fn export_secret(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.secret.to_bytes().into())
+    }
+
+    /// Restores a key pair from [`Self::export_secret`] output.
+    ///
+    /// # Errors
+    /// [`InvalidSecretKey`] if `secret` is not 32 bytes.
+    pub fn from_secret(secret: &[u8]) -> Result<Self, InvalidSecretKey> {
+        let secret =
+            <Kem as hpke::Kem>::PrivateKey::from_bytes(secret).map_err(|_| InvalidSecretKey)?;
+        let public = PublicKey(<Kem as hpke::Kem>::sk_to_pk(&secret));
+        Ok(Self { secret, public })
     }
 
     /// The public half, to publish through the (untrusted) signalling server.

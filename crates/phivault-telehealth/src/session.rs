@@ -113,7 +113,8 @@ impl Session {
         }
     }
 
-    /// Joins an existing session from the package sealed for this device.
+    /// Joins the session `session_id` (the one this device asked to join) from the package
+    /// sealed for this device.
     ///
     /// `roster` is the session's participant list after the join, from signalling; its sender
     /// must be in it. The joiner does not know when the secret was last fresh, so its rekey
@@ -124,6 +125,7 @@ impl Session {
     pub fn from_package(
         package: &KeyPackage,
         keys: &DeviceKeyPair,
+        session_id: &SessionId,
         me: DeviceId,
         roster: Vec<Participant>,
         suite: CipherSuite,
@@ -136,9 +138,9 @@ impl Session {
         if !roster.contains_key(&package.sender_device) {
             return Err(crate::error::PackageOpenError::UnknownSender.into());
         }
-        let secret = package.open(keys, &package.session_id, &me, package.epoch)?;
+        let secret = package.open(keys, session_id, &me, package.epoch)?;
         Ok(Self {
-            id: package.session_id.clone(),
+            id: session_id.clone(),
             me,
             suite,
             epoch: package.epoch,

@@ -66,6 +66,7 @@ fn call() -> (Session, Session, Session, Device, Device, Device) {
     let s_phone = Session::from_package(
         package_for(&pk, &phone),
         &phone.keys,
+        s_doc.id(),
         phone.me.device.clone(),
         roster.clone(),
         SUITE,
@@ -75,6 +76,7 @@ fn call() -> (Session, Session, Session, Device, Device, Device) {
     let s_laptop = Session::from_package(
         package_for(&pk, &laptop),
         &laptop.keys,
+        s_doc.id(),
         laptop.me.device.clone(),
         roster,
         SUITE,
@@ -133,6 +135,7 @@ fn join_ratchets_newcomer_cannot_read_earlier_epoch() {
     let s_interp = Session::from_package(
         &pk[0],
         &interp.keys,
+        doc.id(),
         interp.me.device.clone(),
         roster,
         SUITE,
@@ -140,6 +143,21 @@ fn join_ratchets_newcomer_cannot_read_earlier_epoch() {
     )
     .unwrap();
     assert_eq!(s_interp.epoch(), 2);
+    // A package for this session does not admit the joiner into another one.
+    let elsewhere = SessionId::new("visit-43").unwrap();
+    let roster: Vec<Participant> = doc.participants().cloned().collect();
+    assert!(
+        Session::from_package(
+            &pk[0],
+            &interp.keys,
+            &elsewhere,
+            interp.me.device.clone(),
+            roster,
+            SUITE,
+            T0
+        )
+        .is_err()
+    );
     // Existing members derived the same epoch locally.
     assert_eq!(send(&phone, &s_interp, b"hi").unwrap(), b"hi");
     assert_eq!(send(&s_interp, &doc, b"hello").unwrap(), b"hello");
@@ -206,6 +224,7 @@ fn leave_rekeys_for_remaining_devices_only() {
     let mut s_nurse = Session::from_package(
         package_for(&pk, &nurse),
         &nurse.keys,
+        s_doc.id(),
         nurse.me.device.clone(),
         roster.clone(),
         SUITE,
@@ -215,6 +234,7 @@ fn leave_rekeys_for_remaining_devices_only() {
     let mut s_patient = Session::from_package(
         package_for(&pk, &patient),
         &patient.keys,
+        s_doc.id(),
         patient.me.device.clone(),
         roster,
         SUITE,
@@ -372,4 +392,7 @@ fn public_key_json_and_secrets_do_not_print() {
         "{text}"
     );
     assert!(SessionId::new("").is_err());
+    let restored = DeviceKeyPair::from_secret(d.keys.export_secret().as_slice()).unwrap();
+    assert_eq!(restored.public_key(), d.keys.public_key());
+    assert!(DeviceKeyPair::from_secret(&[1, 2, 3]).is_err());
 }
