@@ -79,11 +79,13 @@ fn finish(l: &[u8], e: usize) -> Hit {
 }
 
 /// A numeric date at token start `s`, whose first digit run has `r` digits:
-/// `yyyy-mm-dd` (also `/` and `.`), `mm/dd/yyyy`, `dd.mm.yyyy`,
+/// `yyyy-mm-dd` (also `/`), `mm/dd/yyyy`, `dd.mm.yyyy`,
 /// `mm-dd-yyyy`, `dd/Mon/yyyy`, `dd-Mon-yyyy`, `d Month yyyy`.
 pub(super) fn numeric(l: &[u8], s: usize, r: usize) -> Hit {
     let sep = at(l, s + r);
-    if r == 4 && matches!(sep, b'-' | b'/' | b'.') {
+    // Year-first with dots (`2024.03.15`) is CalVer far more often than a
+    // date, so only `-` and `/` count there.
+    if r == 4 && matches!(sep, b'-' | b'/') {
         let (Some(y), Some(m), Some(d)) = (num(l, s, 4), num(l, s + 5, 2), num(l, s + 8, 2)) else {
             return Hit::None;
         };

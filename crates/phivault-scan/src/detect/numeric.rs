@@ -300,12 +300,22 @@ fn card(l: &[u8], s: usize) -> Option<usize> {
             fours || sizes == [4, 6, 5] || sizes == [4, 6, 4]
         };
         let d = digits.get(..total).unwrap_or_default();
+        // One in ten random numbers passes Luhn: a bare run right after an
+        // id-like key (`txn=`, `order_id=`) is taken for an id.
+        if used == 1 && context_before(l, s, 12, ID_KEYS) {
+            continue;
+        }
         if sizes_ok && issuer_ok(d) && luhn(d) {
             return Some(end);
         }
     }
     None
 }
+
+const ID_KEYS: &[&[u8]] = &[
+    b"txn", b"id=", b"id\":", b"id\":\"", b"_id", b"order", b"trace", b"seq", b"epoch", b"nonce",
+    b"offset", b"ts=",
+];
 
 fn issuer_ok(d: &[u8]) -> bool {
     let p2 = d.iter().take(2).fold(0u32, |a, &x| a * 10 + u32::from(x));

@@ -7,7 +7,8 @@
 //! a capitalized first name, an optional middle initial, then a capitalized
 //! last name (`Maria Garcia`, `John Q. Public`), or an honorific followed by
 //! a capitalized last name (`Dr. Garcia`). Pairs in which both words are
-//! common English words (`Will Wood`) are dropped.
+//! common English words (`Will Wood`) are dropped, and so are place and
+//! organization names (`Virginia Beach`, `Washington Hospital Center`).
 
 use super::{Hit, alnum, at, date};
 use crate::kind::{Kind, KindSet};
@@ -126,6 +127,9 @@ fn name_pair(l: &[u8], s: usize, flen: usize) -> Option<usize> {
     if !in_set(last_names(), last) || (common(first) && common(last)) {
         return None;
     }
+    if PLACE_LAST.iter().any(|w| w.eq_ignore_ascii_case(last)) {
+        return None;
+    }
     // Hyphenated double last names: `Garcia-Lopez`.
     let mut e = p + llen;
     if at(l, e) == b'-' {
@@ -134,7 +138,37 @@ fn name_pair(l: &[u8], s: usize, flen: usize) -> Option<usize> {
             e += 1 + more;
         }
     }
+    if at(l, e) == b' ' && followed_by_place(l, e + 1) {
+        return None;
+    }
     Some(e)
+}
+
+/// Census surnames that in logs are mostly the second word of a place
+/// (`Virginia Beach`, `Jordan Valley`).
+const PLACE_LAST: &[&[u8]] = &[
+    b"beach", b"valley", b"harbour", b"harbor", b"springs", b"falls", b"heights", b"county",
+    b"city", b"bay", b"lake", b"river", b"port", b"power", b"island", b"creek",
+];
+
+/// Words that make the preceding capitalized pair a place or organization
+/// (`Washington Hospital Center`, `Dean Street clinic`).
+const PLACE_NEXT: &[&[u8]] = &[
+    b"clinic", b"campus", b"office", b"center", b"centre", b"hospital", b"street", b"st",
+    b"avenue", b"ave", b"road", b"rd", b"county", b"lab", b"wing", b"building", b"hall",
+    b"university", b"college", b"school", b"inc", b"llc", b"corp", b"company", b"bank",
+    b"medical", b"health", b"outage", b"region", b"regional", b"station", b"airport", b"park",
+];
+
+fn followed_by_place(l: &[u8], p: usize) -> bool {
+    let n = l
+        .get(p..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|b| b.is_ascii_alphabetic())
+        .count();
+    let w = l.get(p..p + n).unwrap_or_default();
+    PLACE_NEXT.iter().any(|x| x.eq_ignore_ascii_case(w))
 }
 
 const TITLES: &[&[u8]] = &[b"Dr", b"Mr", b"Mrs", b"Ms", b"Miss", b"Mx"];

@@ -208,7 +208,13 @@ fn ts_syslog(r: &mut Rng) -> String {
 
 /// A noise fragment with no PHI (hard negatives).
 fn noise(r: &mut Rng) -> String {
-    match r.below(16) {
+    match r.below(22) {
+        16 => r.pick(&["Internal Server Error", "Bad Gateway from upstream", "Page Not Found", "Grant Type invalid", "Connection reset by peer", "Service Unavailable"]).to_owned(),
+        17 => format!("site=\"{}\"", r.pick(&["Virginia Beach clinic", "Washington Hospital Center", "Georgia Power outage", "Jordan Valley campus", "Austin Regional lab", "Florence Nightingale wing", "Sydney Harbour office"])),
+        18 => format!("calver={}.{:02}.{:02}", r.range(2019, 2025), r.range(1, 12), r.range(1, 28)),
+        19 => format!("checksum={}", r.range(1_000_000_000_000_000, 9_999_999_999_999_999)),
+        20 => format!("lib=openssl-{}.{}.{} os=10.0.{}", r.range(1, 3), r.range(0, 9), r.range(0, 20), r.range(10000, 22999)),
+        21 => format!("git_sha={} uuid={}", r.hex(40), uuid(r).to_ascii_uppercase()),
         0 => format!("request_id={}", uuid(r)),
         1 => format!("sha256={}", r.hex(64)),
         2 => format!("duration={}ms", r.range(1, 99999)),
