@@ -1,6 +1,6 @@
 //! Throughput of the detectors over corpus-like input (several MB), single
 //! thread. `cargo bench -p phivault-scan --bench scan`.
-#![allow(clippy::unwrap_used, clippy::print_stdout, reason = "bench")]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "bench")]
 
 use std::hint::black_box;
 
@@ -62,7 +62,9 @@ fn bench(c: &mut Criterion) {
 
     let scrubber = Scrubber::new(std::sync::Arc::new(Detectors::new()));
     let text = std::str::from_utf8(&data).unwrap();
-    g.bench_function("scrub", |b| b.iter(|| black_box(scrubber.scrub(text).len())));
+    g.bench_function("scrub", |b| {
+        b.iter(|| black_box(scrubber.scrub(text).len()))
+    });
     g.finish();
 }
 

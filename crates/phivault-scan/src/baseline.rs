@@ -184,9 +184,11 @@ impl Baseline {
                 source,
             })?;
             let h = Zeroizing::new(hex(&*self.raw));
-            std::io::Write::write_all(&mut f, h.as_bytes()).map_err(|source| BaselineError::Io {
-                path: kp.clone(),
-                source,
+            std::io::Write::write_all(&mut f, h.as_bytes()).map_err(|source| {
+                BaselineError::Io {
+                    path: kp.clone(),
+                    source,
+                }
             })?;
         }
         let file = File {
@@ -204,7 +206,13 @@ impl Baseline {
     }
 
     /// The fingerprint of one finding (see the module documentation).
-    pub fn fingerprint(&self, kind: Kind, path: &str, redacted_line: &str, ordinal: usize) -> String {
+    pub fn fingerprint(
+        &self,
+        kind: Kind,
+        path: &str,
+        redacted_line: &str,
+        ordinal: usize,
+    ) -> String {
         let mut ctx = hmac::Context::with_key(&self.key);
         for part in [
             b"phivault-scan-baseline-v1".as_slice(),

@@ -38,7 +38,11 @@ const MAX_LINE: usize = 16 << 20;
 /// Scans every path (`-` is stdin; directories are walked recursively in
 /// name order, symbolic links are not followed; gzip files are recognized
 /// by their magic bytes) and writes the report to `out`.
-pub fn scan_paths(paths: &[PathBuf], opts: &ScanOptions, out: &mut dyn Write) -> Result<ScanSummary, ScanError> {
+pub fn scan_paths(
+    paths: &[PathBuf],
+    opts: &ScanOptions,
+    out: &mut dyn Write,
+) -> Result<ScanSummary, ScanError> {
     let mut engine = Engine::new(opts, out);
     for p in paths {
         if p.as_os_str() == "-" {
@@ -52,7 +56,12 @@ pub fn scan_paths(paths: &[PathBuf], opts: &ScanOptions, out: &mut dyn Write) ->
 }
 
 /// Scans one reader (stdin, a socket, a test buffer) reported as `name`.
-pub fn scan_reader(name: &str, reader: impl Read, opts: &ScanOptions, out: &mut dyn Write) -> Result<ScanSummary, ScanError> {
+pub fn scan_reader(
+    name: &str,
+    reader: impl Read,
+    opts: &ScanOptions,
+    out: &mut dyn Write,
+) -> Result<ScanSummary, ScanError> {
     let mut engine = Engine::new(opts, out);
     scan_one(&mut engine, Path::new(name), BufReader::new(reader))?;
     finish(engine)
@@ -65,7 +74,10 @@ pub fn scan_stdin(opts: &ScanOptions, out: &mut dyn Write) -> Result<ScanSummary
 
 fn finish(engine: Engine<'_>) -> Result<ScanSummary, ScanError> {
     let summary = engine.summary;
-    engine.reporter.finish(&summary).map_err(ScanError::Output)?;
+    engine
+        .reporter
+        .finish(&summary)
+        .map_err(ScanError::Output)?;
     Ok(summary)
 }
 
@@ -99,7 +111,10 @@ fn walk(engine: &mut Engine<'_>, path: &Path) -> Result<(), ScanError> {
 }
 
 fn scan_one(engine: &mut Engine<'_>, path: &Path, mut r: impl BufRead) -> Result<(), ScanError> {
-    let gz = r.fill_buf().map_err(read_err(path))?.starts_with(&[0x1f, 0x8b]);
+    let gz = r
+        .fill_buf()
+        .map_err(read_err(path))?
+        .starts_with(&[0x1f, 0x8b]);
     engine.summary.files += 1;
     let name = path.to_string_lossy();
     if gz {
@@ -109,7 +124,12 @@ fn scan_one(engine: &mut Engine<'_>, path: &Path, mut r: impl BufRead) -> Result
     }
 }
 
-fn scan_stream(engine: &mut Engine<'_>, path: &Path, name: &str, mut r: impl Read) -> Result<(), ScanError> {
+fn scan_stream(
+    engine: &mut Engine<'_>,
+    path: &Path,
+    name: &str,
+    mut r: impl Read,
+) -> Result<(), ScanError> {
     let mut buf = vec![0u8; CHUNK];
     let mut len = 0usize;
     let mut lineno = 1u64;

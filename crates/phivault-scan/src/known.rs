@@ -76,7 +76,8 @@ fn tokens(v: &[u8]) -> usize {
 impl KnownValues {
     fn empty() -> Result<Self, KnownValuesError> {
         let rng = aws_lc_rs::rand::SystemRandom::new();
-        let key = hmac::Key::generate(hmac::HMAC_SHA256, &rng).map_err(|_| KnownValuesError::Random)?;
+        let key =
+            hmac::Key::generate(hmac::HMAC_SHA256, &rng).map_err(|_| KnownValuesError::Random)?;
         Ok(KnownValues {
             key,
             pre: RandomState::new(),
@@ -103,7 +104,8 @@ impl KnownValues {
             if t.is_empty() || t.starts_with(b"#") {
                 continue;
             }
-            kv.insert(t).map_err(|()| KnownValuesError::TooLong { line: i + 1 })?;
+            kv.insert(t)
+                .map_err(|()| KnownValuesError::TooLong { line: i + 1 })?;
         }
         Ok(kv)
     }
@@ -111,7 +113,9 @@ impl KnownValues {
     /// Hashes values held by the caller (used by de-identification for a
     /// record's own identifiers). Values too long or without a letter or
     /// digit are skipped.
-    pub fn from_values<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Self, KnownValuesError> {
+    pub fn from_values<'a>(
+        values: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Self, KnownValuesError> {
         let mut kv = Self::empty()?;
         for v in values {
             let _ = kv.insert(v.as_bytes().trim_ascii());
@@ -156,7 +160,9 @@ impl KnownValues {
     }
 
     fn len_known(&self, n: usize) -> bool {
-        self.lengths.get(n / 64).is_some_and(|w| w & (1 << (n % 64)) != 0)
+        self.lengths
+            .get(n / 64)
+            .is_some_and(|w| w & (1 << (n % 64)) != 0)
     }
 
     fn matches(&self, w: &[u8]) -> bool {
@@ -208,7 +214,10 @@ impl KnownValues {
                 let idx = (count - 1 - k) % MAX_TOKENS;
                 let Some(&ws) = starts.get(idx) else { continue };
                 let len = i - ws;
-                if len <= MAX_VALUE_LEN && self.len_known(len) && self.matches(l.get(ws..i).unwrap_or_default()) {
+                if len <= MAX_VALUE_LEN
+                    && self.len_known(len)
+                    && self.matches(l.get(ws..i).unwrap_or_default())
+                {
                     out.push(Finding {
                         kind: Kind::Known,
                         start: ws,
@@ -226,7 +235,10 @@ mod tests {
 
     #[test]
     fn finds_multi_token_values_case_insensitively() {
-        let kv = KnownValues::from_bytes(Zeroizing::new(b"# list\nJane Doe\n123-45-6789\nMRN00042\n".to_vec())).unwrap();
+        let kv = KnownValues::from_bytes(Zeroizing::new(
+            b"# list\nJane Doe\n123-45-6789\nMRN00042\n".to_vec(),
+        ))
+        .unwrap();
         assert_eq!(kv.len(), 3);
         let mut out = Vec::new();
         let line = b"patient jane doe (mrn00042) ssn=123-45-6789 janedoe";

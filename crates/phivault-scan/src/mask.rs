@@ -50,9 +50,19 @@ pub fn mask(kind: Kind, value: &[u8]) -> String {
         }
         Kind::Date => value
             .iter()
-            .map(|&b| if b.is_ascii_alphanumeric() { '*' } else { char::from(b) })
+            .map(|&b| {
+                if b.is_ascii_alphanumeric() {
+                    '*'
+                } else {
+                    char::from(b)
+                }
+            })
             .collect(),
-        Kind::Vin => format!("{}{}", first_char(value.get(..3).unwrap_or_default()), stars(16)),
+        Kind::Vin => format!(
+            "{}{}",
+            first_char(value.get(..3).unwrap_or_default()),
+            stars(16)
+        ),
         Kind::Known => "[known value]".to_owned(),
         _ => stars(value.len()),
     }
@@ -78,7 +88,10 @@ mod tests {
         assert_eq!(mask(Kind::Email, b"jane@example.org"), "j***@example.org");
         assert_eq!(mask(Kind::Name, b"Jane Doe"), "J*** D***");
         assert_eq!(mask(Kind::Date, b"1961-03-04"), "****-**-**");
-        assert_eq!(mask(Kind::Url, b"https://jane.example/p?id=1"), "https://j***");
+        assert_eq!(
+            mask(Kind::Url, b"https://jane.example/p?id=1"),
+            "https://j***"
+        );
         assert_eq!(mask(Kind::Mrn, b"MRN-1234567"), "***********");
         assert_eq!(column("é ab".as_bytes(), 3), 3);
     }

@@ -52,12 +52,18 @@ impl<'a> Engine<'a> {
 
     /// Scans `data`, which holds whole lines; `first_line` is the 1-based
     /// number of its first line. Returns the number of lines.
-    pub(crate) fn scan_lines(&mut self, path: &str, data: &[u8], first_line: u64) -> std::io::Result<u64> {
+    pub(crate) fn scan_lines(
+        &mut self,
+        path: &str,
+        data: &[u8],
+        first_line: u64,
+    ) -> std::io::Result<u64> {
         let mut lineno = first_line;
         let mut start = 0;
         let n = data.len();
         while start < n {
-            let end = memchr::memchr(b'\n', data.get(start..).unwrap_or_default()).map_or(n, |p| start + p);
+            let end = memchr::memchr(b'\n', data.get(start..).unwrap_or_default())
+                .map_or(n, |p| start + p);
             let mut line = data.get(start..end).unwrap_or_default();
             if line.last() == Some(&b'\r') {
                 line = line.get(..line.len() - 1).unwrap_or_default();
@@ -130,11 +136,15 @@ pub(crate) fn redact_into(line: &[u8], findings: &[Finding], out: &mut String) {
     out.clear();
     let mut pos = 0;
     for f in findings {
-        out.push_str(&String::from_utf8_lossy(line.get(pos..f.start).unwrap_or_default()));
+        out.push_str(&String::from_utf8_lossy(
+            line.get(pos..f.start).unwrap_or_default(),
+        ));
         out.push_str("[REDACTED:");
         out.push_str(f.kind.as_str());
         out.push(']');
         pos = f.end;
     }
-    out.push_str(&String::from_utf8_lossy(line.get(pos..).unwrap_or_default()));
+    out.push_str(&String::from_utf8_lossy(
+        line.get(pos..).unwrap_or_default(),
+    ));
 }

@@ -6,8 +6,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use phivault_core::PhiValue;
-use phivault_scan::deid::{DeidOptions, DeidValue, Field, FieldType, PseudonymKey, Record, deidentify, write_csv, write_jsonl};
-use phivault_scan::{Baseline, Detectors, Format, Kind, KnownValues, ScanOptions, Scrubber, ScrubbingWriter, scan_paths, scan_reader};
+use phivault_scan::deid::{
+    DeidOptions, DeidValue, Field, FieldType, PseudonymKey, Record, deidentify, write_csv,
+    write_jsonl,
+};
+use phivault_scan::{
+    Baseline, Detectors, Format, Kind, KnownValues, ScanOptions, Scrubber, ScrubbingWriter,
+    scan_paths, scan_reader,
+};
 use zeroize::Zeroizing;
 
 const LOG: &str = "2024-03-01T10:22:03Z info lookup ssn=123-45-6789 ok\n\
@@ -21,7 +27,10 @@ fn text_report_masks_values_and_sets_exit_code() {
     let s = scan_reader("app.log", LOG.as_bytes(), &opts, &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains("app.log:1:38 ssn ***-**-6789"), "{text}");
-    assert!(text.contains("app.log:3:34 email j***@example.org"), "{text}");
+    assert!(
+        text.contains("app.log:3:34 email j***@example.org"),
+        "{text}"
+    );
     assert!(text.contains("name M*** G***"), "{text}");
     assert!(!text.contains("123-45"));
     assert!(!text.contains("jane.doe"));
@@ -57,12 +66,22 @@ fn directories_recurse_and_gzip_is_read() {
     enc.write_all(b"phone=(617) 555-0123\n").unwrap();
     enc.finish().unwrap();
     let mut out = Vec::new();
-    let s = scan_paths(&[dir.path().to_path_buf()], &ScanOptions::default(), &mut out).unwrap();
+    let s = scan_paths(
+        &[dir.path().to_path_buf()],
+        &ScanOptions::default(),
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(s.files, 2);
     assert_eq!(s.by_kind["phone"], 1);
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains("b.log.gz:1:7 phone ***-***-0123"), "{text}");
-    let err = scan_paths(&[PathBuf::from("/nonexistent/x")], &ScanOptions::default(), &mut Vec::new()).unwrap_err();
+    let err = scan_paths(
+        &[PathBuf::from("/nonexistent/x")],
+        &ScanOptions::default(),
+        &mut Vec::new(),
+    )
+    .unwrap_err();
     assert_eq!(err.to_string(), "input `/nonexistent/x` could not be read");
 }
 
@@ -77,7 +96,11 @@ fn baseline_suppresses_accepted_findings_without_storing_values() {
     };
     let first = scan_reader("app.log", LOG.as_bytes(), &opts, &mut Vec::new()).unwrap();
     assert_eq!(first.baseline_entries.len(), 3);
-    opts.baseline.as_ref().unwrap().write(&path, first.baseline_entries).unwrap();
+    opts.baseline
+        .as_ref()
+        .unwrap()
+        .write(&path, first.baseline_entries)
+        .unwrap();
     let stored = std::fs::read_to_string(&path).unwrap();
     for secret in ["123-45-6789", "6789", "jane", "Garcia"] {
         assert!(!stored.contains(secret));
@@ -114,8 +137,14 @@ fn known_values_and_configured_patterns() {
 #[test]
 fn scrubber_and_writer_redact_and_count() {
     let s = Arc::new(Scrubber::new(Arc::new(Detectors::new())));
-    assert!(matches!(s.scrub("nothing here"), std::borrow::Cow::Borrowed(_)));
-    assert_eq!(s.scrub("ssn 123-45-6789\nmail a@b.io"), "ssn [REDACTED:ssn]\nmail [REDACTED:email]");
+    assert!(matches!(
+        s.scrub("nothing here"),
+        std::borrow::Cow::Borrowed(_)
+    ));
+    assert_eq!(
+        s.scrub("ssn 123-45-6789\nmail a@b.io"),
+        "ssn [REDACTED:ssn]\nmail [REDACTED:email]"
+    );
     let mut w = ScrubbingWriter::new(Vec::new(), s.clone());
     w.write_all(b"call 617-555-0123 now\nand jo").unwrap();
     w.write_all(b"hn@example.org\n").unwrap();
@@ -135,7 +164,10 @@ fn scrubbing_writer_output() {
         writeln!(w, "from 203.0.113.9").unwrap();
         write!(w, "tail 123-45-6789").unwrap();
     }
-    assert_eq!(String::from_utf8(buf).unwrap(), "user [REDACTED:email] from [REDACTED:ipv4]\ntail [REDACTED:ssn]");
+    assert_eq!(
+        String::from_utf8(buf).unwrap(),
+        "user [REDACTED:email] from [REDACTED:ipv4]\ntail [REDACTED:ssn]"
+    );
 }
 
 fn field(name: &str, ty: FieldType, v: &str) -> Field {
@@ -166,7 +198,11 @@ fn record() -> Record {
                 FieldType::Text,
                 "Zbigniew (MRN998877) seen 2023-11-02; Okonkwo, Z. reports cough. Call 617-555-0123 or zokonkwo@example.org. Lives at 12 Elm St.",
             ),
-            field("extra", FieldType::Json, r#"{"contact":{"email":"zokonkwo@example.org"},"visit_date":"2023-11-02","comment":"ssn 123-45-6789 on file","age":93}"#),
+            field(
+                "extra",
+                FieldType::Json,
+                r#"{"contact":{"email":"zokonkwo@example.org"},"visit_date":"2023-11-02","comment":"ssn 123-45-6789 on file","age":93}"#,
+            ),
         ],
     }
 }
@@ -184,14 +220,38 @@ fn deidentify_leaves_no_source_identifier() {
     write_jsonl(std::slice::from_ref(&out), &mut jsonl).unwrap();
     let mut csv = Vec::new();
     write_csv(std::slice::from_ref(&out), &mut csv).unwrap();
-    let all = format!("{}\n{}\n{out:?}", String::from_utf8(jsonl.clone()).unwrap(), String::from_utf8(csv).unwrap());
+    let all = format!(
+        "{}\n{}\n{out:?}",
+        String::from_utf8(jsonl.clone()).unwrap(),
+        String::from_utf8(csv).unwrap()
+    );
     for ident in [
-        "Zbigniew", "Okonkwo", "okonkwo", "123-45-6789", "MRN998877", "617-555-0123", "12 Elm", "Elm St", "Lebanon",
-        "03766", "89301", "1931", "05-17", "2023-11-02", "11-02", "pat-000123", "93",
+        "Zbigniew",
+        "Okonkwo",
+        "okonkwo",
+        "123-45-6789",
+        "MRN998877",
+        "617-555-0123",
+        "12 Elm",
+        "Elm St",
+        "Lebanon",
+        "03766",
+        "89301",
+        "1931",
+        "05-17",
+        "2023-11-02",
+        "11-02",
+        "pat-000123",
+        "93",
     ] {
         assert!(!all.contains(ident), "`{ident}` survived: {all}");
     }
-    let get = |k: &str| out.fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let get = |k: &str| {
+        out.fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    };
     assert_eq!(get("home_zip3"), Some(DeidValue::Text("037".into())));
     assert_eq!(get("zip"), Some(DeidValue::Text("000".into())));
     assert_eq!(get("dob"), Some(DeidValue::Category("90+")));
@@ -211,5 +271,8 @@ fn deidentify_leaves_no_source_identifier() {
         pseudonym_key: Some(PseudonymKey::new(&Zeroizing::new(vec![8u8; 32]))),
         ..opts
     };
-    assert_ne!(deidentify(&record(), &other).unwrap().pseudonym, out.pseudonym);
+    assert_ne!(
+        deidentify(&record(), &other).unwrap().pseudonym,
+        out.pseudonym
+    );
 }

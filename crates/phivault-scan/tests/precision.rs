@@ -4,7 +4,12 @@
 //! (deterministic); `corpus_is_current` fails when they diverge. Regenerate
 //! with `PHIVAULT_REGEN_CORPUS=1 cargo test -p phivault-scan --test precision`.
 //! Print the table with `-- --nocapture`.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::print_stdout, reason = "test")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    reason = "test"
+)]
 
 #[path = "corpus/gen.rs"]
 mod generator;
@@ -30,10 +35,17 @@ fn detectors() -> Detectors {
 fn corpus_is_current() {
     let fresh = generator::corpus(LINES);
     if std::env::var_os("PHIVAULT_REGEN_CORPUS").is_some() {
-        std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/corpus.jsonl"), &fresh).unwrap();
+        std::fs::write(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/corpus.jsonl"),
+            &fresh,
+        )
+        .unwrap();
         return;
     }
-    assert!(fresh == CORPUS, "corpus.jsonl is stale: regenerate it (see module docs)");
+    assert!(
+        fresh == CORPUS,
+        "corpus.jsonl is stale: regenerate it (see module docs)"
+    );
 }
 
 #[derive(Default, Clone, Copy)]
@@ -62,12 +74,20 @@ fn precision_recall() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|l| (l["kind"].as_str().unwrap().to_owned(), l["start"].as_u64().unwrap() as usize, l["end"].as_u64().unwrap() as usize))
+            .map(|l| {
+                (
+                    l["kind"].as_str().unwrap().to_owned(),
+                    l["start"].as_u64().unwrap() as usize,
+                    l["end"].as_u64().unwrap() as usize,
+                )
+            })
             .collect();
         d.detect(line.as_bytes(), &mut found);
         for f in &found {
             let k = f.kind.as_str().to_owned();
-            let hit = labels.iter().any(|(lk, s, e)| *lk == k && overlap((*s, *e), (f.start, f.end)));
+            let hit = labels
+                .iter()
+                .any(|(lk, s, e)| *lk == k && overlap((*s, *e), (f.start, f.end)));
             let c = counts.entry(k.clone()).or_default();
             if hit {
                 c.tp += 1;
@@ -79,7 +99,9 @@ fn precision_recall() {
             }
         }
         for (lk, s, e) in &labels {
-            let hit = found.iter().any(|f| f.kind.as_str() == lk && overlap((*s, *e), (f.start, f.end)));
+            let hit = found
+                .iter()
+                .any(|f| f.kind.as_str() == lk && overlap((*s, *e), (f.start, f.end)));
             if !hit {
                 counts.entry(lk.clone()).or_default().fn_ += 1;
                 if examples.len() < 40 {
@@ -89,12 +111,18 @@ fn precision_recall() {
         }
     }
     assert_eq!(lines, LINES);
-    println!("\n{:<8} {:>6} {:>5} {:>5} {:>9} {:>7}", "kind", "tp", "fp", "fn", "precision", "recall");
+    println!(
+        "\n{:<8} {:>6} {:>5} {:>5} {:>9} {:>7}",
+        "kind", "tp", "fp", "fn", "precision", "recall"
+    );
     let mut table = BTreeMap::new();
     for (k, c) in &counts {
         let p = c.tp as f64 / (c.tp + c.fp).max(1) as f64;
         let r = c.tp as f64 / (c.tp + c.fn_).max(1) as f64;
-        println!("{k:<8} {:>6} {:>5} {:>5} {p:>9.3} {r:>7.3}", c.tp, c.fp, c.fn_);
+        println!(
+            "{k:<8} {:>6} {:>5} {:>5} {p:>9.3} {r:>7.3}",
+            c.tp, c.fp, c.fn_
+        );
         table.insert(k.clone(), (p, r));
     }
     for e in &examples {
@@ -105,10 +133,18 @@ fn precision_recall() {
         assert!(r >= 0.95, "{k} recall {r:.3} below 0.95");
         assert!(p >= 0.95, "{k} precision {p:.3} below 0.95");
     }
-    for k in ["ipv4", "ipv6", "date", "url", "vin", "mrn", "account", "device", "zip"] {
+    for k in [
+        "ipv4", "ipv6", "date", "url", "vin", "mrn", "account", "device", "zip",
+    ] {
         let (p, r) = table[k];
-        assert!(r >= 0.9 && p >= 0.9, "{k} precision {p:.3} / recall {r:.3} below 0.9");
+        assert!(
+            r >= 0.9 && p >= 0.9,
+            "{k} precision {p:.3} / recall {r:.3} below 0.9"
+        );
     }
     let (p, r) = table["name"];
-    assert!(p >= 0.9 && r >= 0.8, "name precision {p:.3} / recall {r:.3}");
+    assert!(
+        p >= 0.9 && r >= 0.8,
+        "name precision {p:.3} / recall {r:.3}"
+    );
 }

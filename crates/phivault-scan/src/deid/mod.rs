@@ -34,7 +34,7 @@ use crate::known::KnownValues;
 use crate::scrub::Scrubber;
 
 pub use output::{write_csv, write_jsonl};
-pub use zip3::{zip3, zip_in_address};
+pub use zip3::{zip_in_address, zip3};
 
 /// The declared type of a record field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,12 +153,40 @@ pub enum DeidError {
     Random,
 }
 
-const NAME_WORDS: &[&str] = &["name", "given", "family", "surname", "forename", "initials", "alias", "nickname"];
+const NAME_WORDS: &[&str] = &[
+    "name", "given", "family", "surname", "forename", "initials", "alias", "nickname",
+];
 const ID_WORDS: &[&str] = &[
-    "ssn", "social", "mrn", "email", "phone", "fax", "mobile", "account", "licence", "license",
-    "certificate", "vin", "vehicle", "plate", "device", "serial", "url", "website", "ip",
-    "biometric", "photo", "fingerprint", "beneficiary", "insurance_id", "member_id", "street",
-    "address", "city", "patient_id", "passport",
+    "ssn",
+    "social",
+    "mrn",
+    "email",
+    "phone",
+    "fax",
+    "mobile",
+    "account",
+    "licence",
+    "license",
+    "certificate",
+    "vin",
+    "vehicle",
+    "plate",
+    "device",
+    "serial",
+    "url",
+    "website",
+    "ip",
+    "biometric",
+    "photo",
+    "fingerprint",
+    "beneficiary",
+    "insurance_id",
+    "member_id",
+    "street",
+    "address",
+    "city",
+    "patient_id",
+    "passport",
 ];
 const BIRTH_WORDS: &[&str] = &["dob", "birth", "born"];
 
@@ -217,13 +245,24 @@ fn date_value(name: &str, v: &str, reference_year: i32) -> Option<DeidValue> {
 fn own_identifiers(record: &Record) -> Result<KnownValues, DeidError> {
     let mut vals: Vec<&str> = vec![record.patient_id.expose()];
     for f in &record.fields {
-        let direct = matches!(f.ty, FieldType::Ssn | FieldType::Mrn | FieldType::Email | FieldType::Phone | FieldType::Address);
-        let named = matches!(f.ty, FieldType::String | FieldType::Text) && is_identifier_name(&f.name);
+        let direct = matches!(
+            f.ty,
+            FieldType::Ssn
+                | FieldType::Mrn
+                | FieldType::Email
+                | FieldType::Phone
+                | FieldType::Address
+        );
+        let named =
+            matches!(f.ty, FieldType::String | FieldType::Text) && is_identifier_name(&f.name);
         if direct || named {
             // Exposed only to be hashed under a random per-record key.
             let v = f.value.expose();
             vals.push(v);
-            vals.extend(v.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() >= 2));
+            vals.extend(
+                v.split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| w.len() >= 2),
+            );
         }
     }
     KnownValues::from_values(vals).map_err(|_| DeidError::Random)
@@ -247,12 +286,19 @@ pub fn deidentify(record: &Record, opts: &DeidOptions) -> Result<DeidentifiedRec
                 None
             }
             FieldType::Date => date_value(&f.name, v, opts.reference_year),
-            FieldType::String if matches!(lname.as_str(), "zip" | "zipcode" | "zip_code" | "postal_code" | "postcode") => {
+            FieldType::String
+                if matches!(
+                    lname.as_str(),
+                    "zip" | "zipcode" | "zip_code" | "postal_code" | "postcode"
+                ) =>
+            {
                 zip3(v).map(DeidValue::Text)
             }
             FieldType::String if matches!(lname.as_str(), "age" | "age_years") => age_value(v),
             FieldType::String | FieldType::Text if is_identifier_name(&f.name) => None,
-            FieldType::String | FieldType::Text => Some(DeidValue::Text(scrubber.scrub(v).into_owned())),
+            FieldType::String | FieldType::Text => {
+                Some(DeidValue::Text(scrubber.scrub(v).into_owned()))
+            }
             FieldType::Json => Some(match serde_json::from_str::<serde_json::Value>(v) {
                 Ok(j) => DeidValue::Json(json_value(j, "", &scrubber, opts.reference_year)),
                 Err(_) => DeidValue::Text(scrubber.scrub(v).into_owned()),
@@ -263,7 +309,10 @@ pub fn deidentify(record: &Record, opts: &DeidOptions) -> Result<DeidentifiedRec
         }
     }
     Ok(DeidentifiedRecord {
-        pseudonym: opts.pseudonym_key.as_ref().map(|k| k.pseudonym(&record.patient_id)),
+        pseudonym: opts
+            .pseudonym_key
+            .as_ref()
+            .map(|k| k.pseudonym(&record.patient_id)),
         fields,
     })
 }
@@ -271,7 +320,10 @@ pub fn deidentify(record: &Record, opts: &DeidOptions) -> Result<DeidentifiedRec
 fn json_value(v: serde_json::Value, key: &str, s: &Scrubber, year: i32) -> serde_json::Value {
     use serde_json::Value;
     let lkey = key.to_ascii_lowercase();
-    let dateish = lkey == "date" || lkey.ends_with("_date") || lkey.ends_with("_at") || has_word(key, BIRTH_WORDS);
+    let dateish = lkey == "date"
+        || lkey.ends_with("_date")
+        || lkey.ends_with("_at")
+        || has_word(key, BIRTH_WORDS);
     match v {
         Value::Object(m) => Value::Object(
             m.into_iter()
@@ -282,7 +334,9 @@ fn json_value(v: serde_json::Value, key: &str, s: &Scrubber, year: i32) -> serde
                 })
                 .collect(),
         ),
-        Value::Array(a) => Value::Array(a.into_iter().map(|x| json_value(x, key, s, year)).collect()),
+        Value::Array(a) => {
+            Value::Array(a.into_iter().map(|x| json_value(x, key, s, year)).collect())
+        }
         Value::String(t) if dateish => match date_value(key, &t, year) {
             Some(DeidValue::Year(y)) => Value::from(y),
             Some(DeidValue::Category(c)) => Value::from(c),
@@ -292,7 +346,9 @@ fn json_value(v: serde_json::Value, key: &str, s: &Scrubber, year: i32) -> serde
             zip3(&t).map_or(Value::Null, Value::from)
         }
         Value::String(t) => Value::from(s.scrub(&t).into_owned()),
-        Value::Number(n) if lkey == "age" && n.as_u64().is_some_and(|a| a > 89) => Value::from("90+"),
+        Value::Number(n) if lkey == "age" && n.as_u64().is_some_and(|a| a > 89) => {
+            Value::from("90+")
+        }
         other => other,
     }
 }

@@ -64,6 +64,9 @@ mod tests {
         assert_eq!(zip3("89301-1234").as_deref(), Some("000"));
         assert_eq!(zip3("02139").as_deref(), Some("021"));
         assert_eq!(zip3("0213"), None);
-        assert_eq!(zip_in_address("1 Main St, Lebanon NH 03766").as_deref(), Some("037"));
+        assert_eq!(
+            zip_in_address("1 Main St, Lebanon NH 03766").as_deref(),
+            Some("037")
+        );
     }
 }

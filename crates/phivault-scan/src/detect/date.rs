@@ -107,12 +107,8 @@ pub(super) fn numeric(l: &[u8], s: usize, r: usize) -> Hit {
             let (Some(b), Some(y)) = (num(l, p, r2), num(l, p + r2 + 1, 4)) else {
                 return Hit::None;
             };
-            let valid = year_ok(y)
-                && a >= 1
-                && b >= 1
-                && a <= 31
-                && b <= 31
-                && (a <= 12 || b <= 12);
+            let valid =
+                year_ok(y) && a >= 1 && b >= 1 && a <= 31 && b <= 31 && (a <= 12 || b <= 12);
             return if valid {
                 finish(l, p + r2 + 5)
             } else {
@@ -120,17 +116,22 @@ pub(super) fn numeric(l: &[u8], s: usize, r: usize) -> Hit {
             };
         }
     }
-    if matches!(sep, b'/' | b'-' | b' ') && (1..=31).contains(&a) {
-        if let Some(mlen) = month_name(l, p) {
-            let q = p + mlen;
-            let sep2 = if sep == b' ' && at(l, q) == b',' { q + 1 } else { q };
-            if at(l, sep2) == sep && run(l, sep2 + 1) == 4 {
-                if let Some(y) = num(l, sep2 + 1, 4)
-                    && year_ok(y)
-                {
-                    return finish(l, sep2 + 5);
-                }
-            }
+    if matches!(sep, b'/' | b'-' | b' ')
+        && (1..=31).contains(&a)
+        && let Some(mlen) = month_name(l, p)
+    {
+        let q = p + mlen;
+        let sep2 = if sep == b' ' && at(l, q) == b',' {
+            q + 1
+        } else {
+            q
+        };
+        if at(l, sep2) == sep
+            && run(l, sep2 + 1) == 4
+            && let Some(y) = num(l, sep2 + 1, 4)
+            && year_ok(y)
+        {
+            return finish(l, sep2 + 5);
         }
     }
     Hit::None

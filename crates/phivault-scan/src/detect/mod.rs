@@ -3,7 +3,7 @@
 //! Everything works on one line of bytes and returns byte spans; nothing here
 //! allocates per line (the caller owns and reuses the output vector).
 //!
-//! The engine walks the line once with a byte-class table, and only at
+//! The engine walks the line once classifying bytes, and only at
 //! candidate positions (a digit, `(` or `+` at a token start; a capitalized
 //! word) calls the validators. Sparse triggers (`@`, `://`, `www.`, `::`/`:`)
 //! are found with `memchr`.
@@ -159,27 +159,6 @@ const UPPER: u8 = 2;
 const LOWER: u8 = 3;
 const OPEN: u8 = 4;
 
-static CLASS: [u8; 256] = {
-    let mut t = [OTHER; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        t[i] = if b.is_ascii_digit() {
-            DIGIT
-        } else if b.is_ascii_uppercase() {
-            UPPER
-        } else if b.is_ascii_lowercase() {
-            LOWER
-        } else if b == b'(' || b == b'+' {
-            OPEN
-        } else {
-            OTHER
-        };
-        i += 1;
-    }
-    t
-};
-
 /// The byte at `i`, or 0 past the end: validators index freely through this.
 #[inline]
 pub(crate) fn at(l: &[u8], i: usize) -> u8 {
@@ -191,8 +170,15 @@ pub(crate) fn alnum(b: u8) -> bool {
     b.is_ascii_alphanumeric()
 }
 
+#[inline]
 fn class(b: u8) -> u8 {
-    CLASS.get(usize::from(b)).copied().unwrap_or(OTHER)
+    match b {
+        b'0'..=b'9' => DIGIT,
+        b'A'..=b'Z' => UPPER,
+        b'a'..=b'z' => LOWER,
+        b'(' | b'+' => OPEN,
+        _ => OTHER,
+    }
 }
 
 /// True when a numeric token may start at `s`: not glued to a word or to a
@@ -299,7 +285,5 @@ pub(crate) fn context_before(l: &[u8], s: usize, width: usize, words: &[&[u8]]) 
         *d = b.to_ascii_lowercase();
     }
     let hay = buf.get(..len).unwrap_or_default();
-    words
-        .iter()
-        .any(|w| memchr::memmem::find(hay, w).is_some())
+    words.iter().any(|w| memchr::memmem::find(hay, w).is_some())
 }

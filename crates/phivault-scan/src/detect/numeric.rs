@@ -56,15 +56,18 @@ pub(super) fn at_start(l: &[u8], s: usize, k: KindSet) -> Hit {
             h => return h,
         }
     }
-    if r <= 3 && k.contains(Kind::Ipv4) && at(l, s + r) == b'.' {
-        if let Some(e) = ipv4(l, s) {
-            return Hit::Found(Kind::Ipv4, e);
-        }
+    if r <= 3
+        && k.contains(Kind::Ipv4)
+        && at(l, s + r) == b'.'
+        && let Some(e) = ipv4(l, s)
+    {
+        return Hit::Found(Kind::Ipv4, e);
     }
-    if r == 3 && k.contains(Kind::Ssn) {
-        if let Some(e) = ssn_formatted(l, s) {
-            return Hit::Found(Kind::Ssn, e);
-        }
+    if r == 3
+        && k.contains(Kind::Ssn)
+        && let Some(e) = ssn_formatted(l, s)
+    {
+        return Hit::Found(Kind::Ssn, e);
     }
     if k.contains(Kind::Phone)
         && (r == 3 || r == 1)
@@ -72,10 +75,11 @@ pub(super) fn at_start(l: &[u8], s: usize, k: KindSet) -> Hit {
     {
         return Hit::Found(Kind::Phone, e);
     }
-    if r >= 4 && k.contains(Kind::Card) {
-        if let Some(e) = card(l, s) {
-            return Hit::Found(Kind::Card, e);
-        }
+    if r >= 4
+        && k.contains(Kind::Card)
+        && let Some(e) = card(l, s)
+    {
+        return Hit::Found(Kind::Card, e);
     }
     if !right_ok(l, s + r) && !matches!(at(l, s + r), b'-') {
         return Hit::None;
@@ -98,7 +102,9 @@ pub(super) fn at_start(l: &[u8], s: usize, k: KindSet) -> Hit {
                     l,
                     s,
                     24,
-                    &[b"phone", b"tel", b"fax", b"mobile", b"cell", b"call", b"sms"],
+                    &[
+                        b"phone", b"tel", b"fax", b"mobile", b"cell", b"call", b"sms",
+                    ],
                 ) =>
         {
             Hit::Found(Kind::Phone, s + r)
@@ -244,7 +250,8 @@ fn ipv4(l: &[u8], s: usize) -> Option<usize> {
         return None;
     }
     let [a, b, c, d] = oct;
-    let non_identifying = a == 127 || (a, b, c, d) == (0, 0, 0, 0) || (a, b, c, d) == (255, 255, 255, 255);
+    let non_identifying =
+        a == 127 || (a, b, c, d) == (0, 0, 0, 0) || (a, b, c, d) == (255, 255, 255, 255);
     (!non_identifying).then_some(p)
 }
 
@@ -262,7 +269,11 @@ fn card(l: &[u8], s: usize) -> Option<usize> {
         if r == 0 || n + r > 19 || g >= groups.len() {
             break;
         }
-        for (d, b) in digits.iter_mut().skip(n).zip(l.get(p..p + r).unwrap_or_default()) {
+        for (d, b) in digits
+            .iter_mut()
+            .skip(n)
+            .zip(l.get(p..p + r).unwrap_or_default())
+        {
             *d = b - b'0';
         }
         n += r;
@@ -293,10 +304,7 @@ fn card(l: &[u8], s: usize) -> Option<usize> {
                 prev = *t;
             }
             let sizes = sizes.get(..used).unwrap_or_default();
-            let fours = sizes
-                .iter()
-                .take(used - 1)
-                .all(|&x| x == 4);
+            let fours = sizes.iter().take(used - 1).all(|&x| x == 4);
             fours || sizes == [4, 6, 5] || sizes == [4, 6, 4]
         };
         let d = digits.get(..total).unwrap_or_default();
@@ -352,7 +360,7 @@ pub(crate) fn luhn(d: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 const STATES: &[&[u8; 2]] = &[

@@ -29,7 +29,11 @@ impl Hasher for Fnv {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for &b in bytes {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0100_0000_01b3);
@@ -61,15 +65,15 @@ fn last_names() -> &'static WordSet {
 /// not reported.
 const COMMON: &[&[u8]] = &[
     b"will", b"may", b"june", b"grant", b"bill", b"mark", b"hope", b"rose", b"april", b"art",
-    b"page", b"long", b"young", b"white", b"brown", b"green", b"black", b"king", b"hall",
-    b"wood", b"case", b"price", b"lane", b"field", b"ray", b"joy", b"faith", b"summer", b"dawn",
-    b"guy", b"jack", b"frank", b"rich", b"chance", b"chase", b"ward", b"bond", b"best", b"sharp",
-    b"hill", b"stone", b"rock", b"miles", b"major", b"early", b"love", b"new", b"north",
-    b"south", b"west", b"east", b"max", b"son", b"day", b"see", b"don", b"van", b"lee", b"ok",
-    b"dean", b"carol", b"ivy", b"sky", b"star", b"storm", b"iris", b"penny", b"general",
-    b"power", b"street", b"house", b"cross", b"park", b"mason", b"parker", b"cook", b"baker",
-    b"key", b"son", b"else", b"read", b"set", b"post", b"get", b"put", b"patch", b"file",
-    b"job", b"user", b"test", b"service", b"client", b"server", b"worker", b"queue", b"cache",
+    b"page", b"long", b"young", b"white", b"brown", b"green", b"black", b"king", b"hall", b"wood",
+    b"case", b"price", b"lane", b"field", b"ray", b"joy", b"faith", b"summer", b"dawn", b"guy",
+    b"jack", b"frank", b"rich", b"chance", b"chase", b"ward", b"bond", b"best", b"sharp", b"hill",
+    b"stone", b"rock", b"miles", b"major", b"early", b"love", b"new", b"north", b"south", b"west",
+    b"east", b"max", b"son", b"day", b"see", b"don", b"van", b"lee", b"ok", b"dean", b"carol",
+    b"ivy", b"sky", b"star", b"storm", b"iris", b"penny", b"general", b"power", b"street",
+    b"house", b"cross", b"park", b"mason", b"parker", b"cook", b"baker", b"key", b"son", b"else",
+    b"read", b"set", b"post", b"get", b"put", b"patch", b"file", b"job", b"user", b"test",
+    b"service", b"client", b"server", b"worker", b"queue", b"cache",
 ];
 
 /// Capitalized ASCII word (`Garcia`) at `s`: its length, or 0.
@@ -83,7 +87,7 @@ fn capitalized(l: &[u8], s: usize) -> usize {
         .iter()
         .take_while(|b| b.is_ascii_lowercase())
         .count();
-    if n < 2 || n > 20 || alnum(at(l, s + n)) {
+    if !(2..=20).contains(&n) || alnum(at(l, s + n)) {
         return 0;
     }
     n
@@ -154,10 +158,39 @@ const PLACE_LAST: &[&[u8]] = &[
 /// Words that make the preceding capitalized pair a place or organization
 /// (`Washington Hospital Center`, `Dean Street clinic`).
 const PLACE_NEXT: &[&[u8]] = &[
-    b"clinic", b"campus", b"office", b"center", b"centre", b"hospital", b"street", b"st",
-    b"avenue", b"ave", b"road", b"rd", b"county", b"lab", b"wing", b"building", b"hall",
-    b"university", b"college", b"school", b"inc", b"llc", b"corp", b"company", b"bank",
-    b"medical", b"health", b"outage", b"region", b"regional", b"station", b"airport", b"park",
+    b"clinic",
+    b"campus",
+    b"office",
+    b"center",
+    b"centre",
+    b"hospital",
+    b"street",
+    b"st",
+    b"avenue",
+    b"ave",
+    b"road",
+    b"rd",
+    b"county",
+    b"lab",
+    b"wing",
+    b"building",
+    b"hall",
+    b"university",
+    b"college",
+    b"school",
+    b"inc",
+    b"llc",
+    b"corp",
+    b"company",
+    b"bank",
+    b"medical",
+    b"health",
+    b"outage",
+    b"region",
+    b"regional",
+    b"station",
+    b"airport",
+    b"park",
 ];
 
 fn followed_by_place(l: &[u8], p: usize) -> bool {
@@ -236,10 +269,10 @@ pub(super) fn at_start(l: &[u8], s: usize, k: KindSet) -> Hit {
             h => return h,
         }
     }
-    if k.contains(Kind::Name) {
-        if let Some(e) = name_pair(l, s, clen).or_else(|| titled(l, s, clen)) {
-            return Hit::Found(Kind::Name, e);
-        }
+    if k.contains(Kind::Name)
+        && let Some(e) = name_pair(l, s, clen).or_else(|| titled(l, s, clen))
+    {
+        return Hit::Found(Kind::Name, e);
     }
     Hit::None
 }
