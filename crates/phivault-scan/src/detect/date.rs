@@ -72,6 +72,9 @@ fn finish(l: &[u8], e: usize) -> Hit {
     if let Some(skip) = timestamp_after(l, e) {
         return Hit::Skip(skip);
     }
+    if matches!(at(l, e), b'T' | b' ') && l.get(e + 1..e + 9) == Some(b"00:00:00".as_slice()) {
+        return Hit::Found(Kind::Date, e);
+    }
     if !right_ok(l, e) {
         return Hit::None;
     }
