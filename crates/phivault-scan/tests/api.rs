@@ -276,3 +276,97 @@ fn deidentify_leaves_no_source_identifier() {
         out.pseudonym
     );
 }
+
+#[test]
+fn deidentify_many_records_leaves_no_identifier() {
+    let firsts = [
+        "Amara",
+        "Bartholomew",
+        "Consuelo",
+        "Dmitri",
+        "Esperanza",
+        "Fitzgerald",
+        "Guadalupe",
+        "Horatio",
+    ];
+    let lasts = [
+        "Villanueva",
+        "Oyelaran",
+        "Kowalczyk",
+        "Thistlewood",
+        "Abernathy",
+        "Quintanilla",
+        "Rasmussen",
+        "Zielinski",
+    ];
+    let opts = DeidOptions {
+        reference_year: 2025,
+        pseudonym_key: None,
+        detectors: Arc::new(Detectors::new()),
+    };
+    let mut seed = 0x1234_5678_u64;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    for i in 0..64 {
+        let first = firsts[next(8) as usize];
+        let last = lasts[next(8) as usize];
+        let ssn = format!(
+            "{:03}-{:02}-{:04}",
+            100 + next(500),
+            10 + next(80),
+            1000 + next(8000)
+        );
+        let mrn = format!("MRN{:06}", next(1_000_000));
+        let phone = format!(
+            "({}) {}-{:04}",
+            201 + next(700),
+            201 + next(700),
+            next(10000)
+        );
+        let email = format!(
+            "{}.{}{i}@example.org",
+            first.to_lowercase(),
+            last.to_lowercase()
+        );
+        let notes = format!(
+            "{first} {last} ({mrn}) called from {phone}; {}, {} confirmed ssn {ssn} and email {email}. Mr. {last} to follow up.",
+            last.to_uppercase(),
+            first
+        );
+        let rec = Record {
+            patient_id: PhiValue::new(format!("pt-{i:05}")),
+            fields: vec![
+                field("first_name", FieldType::String, first),
+                field("last_name", FieldType::String, last),
+                field("ssn", FieldType::Ssn, &ssn),
+                field("mrn", FieldType::Mrn, &mrn),
+                field("phone", FieldType::Phone, &phone),
+                field("email", FieldType::Email, &email),
+                field("notes", FieldType::Text, &notes),
+            ],
+        };
+        let out = deidentify(&rec, &opts).unwrap();
+        let mut buf = Vec::new();
+        write_jsonl(std::slice::from_ref(&out), &mut buf).unwrap();
+        let text = String::from_utf8(buf).unwrap().to_lowercase();
+        for ident in [
+            first,
+            last,
+            &ssn,
+            &mrn,
+            &phone,
+            &email,
+            &format!("pt-{i:05}"),
+        ] {
+            assert!(
+                !text.contains(&ident.to_lowercase()),
+                "`{ident}` survived: {text}"
+            );
+        }
+        assert!(text.contains("confirmed ssn"), "{text}");
+    }
+}

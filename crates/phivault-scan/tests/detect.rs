@@ -6,7 +6,9 @@ use phivault_scan::{Detectors, Kind, KindSet};
 fn found(line: &str) -> Vec<(Kind, String)> {
     let mut out = Vec::new();
     Detectors::new().detect(line.as_bytes(), &mut out);
-    out.iter().map(|f| (f.kind, line[f.start..f.end].to_owned())).collect()
+    out.iter()
+        .map(|f| (f.kind, line[f.start..f.end].to_owned()))
+        .collect()
 }
 
 fn one(line: &str, kind: Kind, value: &str) {
@@ -22,17 +24,33 @@ fn positives() {
     one("fax +1-617-555-0123", Kind::Phone, "+1-617-555-0123");
     one("tel +44 20 7946 0958", Kind::Phone, "+44 20 7946 0958");
     one("phone=6175550123", Kind::Phone, "6175550123");
-    one("to <j.doe+x@mail.example.org>", Kind::Email, "j.doe+x@mail.example.org");
-    one("see https://example.org/a?b=c.", Kind::Url, "https://example.org/a?b=c");
+    one(
+        "to <j.doe+x@mail.example.org>",
+        Kind::Email,
+        "j.doe+x@mail.example.org",
+    );
+    one(
+        "see https://example.org/a?b=c.",
+        Kind::Url,
+        "https://example.org/a?b=c",
+    );
     one("from 203.0.113.7:443", Kind::Ipv4, "203.0.113.7");
-    one("from [2001:db8::8a2e:370:7334]:443", Kind::Ipv6, "2001:db8::8a2e:370:7334");
+    one(
+        "from [2001:db8::8a2e:370:7334]:443",
+        Kind::Ipv6,
+        "2001:db8::8a2e:370:7334",
+    );
     one("dob=1961-03-04", Kind::Date, "1961-03-04");
     one("dob 03/04/1961", Kind::Date, "03/04/1961");
     one("born March 4, 1961 at home", Kind::Date, "March 4, 1961");
     one("admitted 04-Mar-1961", Kind::Date, "04-Mar-1961");
     one("\"dob\":\"1961-03-04T00:00:00Z\"", Kind::Date, "1961-03-04");
     one("Lebanon, NH 03766", Kind::Zip, "03766");
-    one("card 4111 1111 1111 1111 exp", Kind::Card, "4111 1111 1111 1111");
+    one(
+        "card 4111 1111 1111 1111 exp",
+        Kind::Card,
+        "4111 1111 1111 1111",
+    );
     one("amex 3782-822463-10005", Kind::Card, "3782-822463-10005");
     one("vin 1M8GDM9AXKP042788", Kind::Vin, "1M8GDM9AXKP042788");
     one("seen by Maria Garcia today", Kind::Name, "Maria Garcia");
