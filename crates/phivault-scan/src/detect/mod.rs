@@ -5,8 +5,9 @@
 //!
 //! The engine walks the line once classifying bytes, and only at
 //! candidate positions (a digit, `(` or `+` at a token start; a capitalized
-//! word) calls the validators. Sparse triggers (`@`, `://`, `www.`, `::`/`:`)
-//! are found with `memchr`.
+//! word) calls the validators. URLs are tried at lowercase tokens
+//! starting `h`, `f`, `s`, `w`; sparse triggers (`@`, `:`) are found with
+//! `memchr`.
 
 mod date;
 mod net;
@@ -105,12 +106,6 @@ impl Detectors {
         if k.contains(Kind::Email) {
             net::emails(line, out);
         }
-        if k.contains(Kind::Url) {
-            net::urls(line, out);
-        }
-        if k.contains(Kind::Ipv6) {
-            net::ipv6(line, out);
-        }
         for (kind, re) in &self.patterns {
             if k.contains(*kind) {
                 for m in re.find_iter(line) {
@@ -153,11 +148,31 @@ fn resolve_overlaps(out: &mut Vec<Finding>) {
     });
 }
 
+// Byte classes; bit 8 marks alphanumerics.
 const OTHER: u8 = 0;
-const DIGIT: u8 = 1;
-const UPPER: u8 = 2;
-const LOWER: u8 = 3;
 const OPEN: u8 = 4;
+const ALNUM: u8 = 8;
+const DIGIT: u8 = ALNUM | 1;
+const UPPER: u8 = ALNUM | 2;
+const LOWER: u8 = ALNUM | 3;
+
+#[allow(clippy::indexing_slicing, reason = "const construction, i < 256")]
+static CLASS: [u8; 256] = {
+    let mut t = [OTHER; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = match b {
+            b'0'..=b'9' => DIGIT,
+            b'A'..=b'Z' => UPPER,
+            b'a'..=b'z' => LOWER,
+            b'(' | b'+' => OPEN,
+            _ => OTHER,
+        };
+        i += 1;
+    }
+    t
+};
 
 /// The byte at `i`, or 0 past the end: validators index freely through this.
 #[inline]
@@ -172,13 +187,8 @@ pub(crate) fn alnum(b: u8) -> bool {
 
 #[inline]
 fn class(b: u8) -> u8 {
-    match b {
-        b'0'..=b'9' => DIGIT,
-        b'A'..=b'Z' => UPPER,
-        b'a'..=b'z' => LOWER,
-        b'(' | b'+' => OPEN,
-        _ => OTHER,
-    }
+    // A u8 always indexes a 256-entry table; `get` compiles to a plain load.
+    CLASS.get(usize::from(b)).copied().unwrap_or(OTHER)
 }
 
 /// True when a numeric token may start at `s`: not glued to a word or to a
@@ -195,64 +205,111 @@ fn numeric_start(l: &[u8], s: usize) -> bool {
 }
 
 /// One pass over the line for digit- and capital-triggered detectors.
+///
+/// The loop only stops at token starts (an alphanumeric byte after a
+/// non-alphanumeric one) and at `(`/`+`; runs in between are skipped with
+/// tight `position` scans, which is where the throughput comes from.
 fn walk(l: &[u8], k: KindSet, out: &mut Vec<Finding>) {
     let n = l.len();
     let mut i = 0;
     while i < n {
-        let c = class(at(l, i));
-        match c {
-            OTHER => {
-                i += 1;
+        let b = at(l, i);
+        let c = class(b);
+        if c == OTHER || c == OPEN {
+            if b == b':'
+                && at(l, i + 1) == b':'
+                && k.contains(Kind::Ipv6)
+                && (i == 0 || !alnum(at(l, i - 1)))
+                && let Some(end) = net::ipv6_at(l, i)
+            {
+                out.push(Finding {
+                    kind: Kind::Ipv6,
+                    start: i,
+                    end,
+                });
+                i = end;
                 continue;
             }
-            DIGIT | OPEN if numeric_start(l, i) => match numeric::at_start(l, i, k) {
-                Hit::Found(kind, end) => {
-                    out.push(Finding {
-                        kind,
-                        start: i,
-                        end,
-                    });
-                    i = end;
-                    continue;
-                }
-                Hit::Skip(end) => {
-                    i = end;
-                    continue;
-                }
-                Hit::None => {}
-            },
-            UPPER if i == 0 || !alnum(at(l, i - 1)) => match words::at_start(l, i, k) {
-                Hit::Found(kind, end) => {
-                    out.push(Finding {
-                        kind,
-                        start: i,
-                        end,
-                    });
-                    i = end;
-                    continue;
-                }
-                Hit::Skip(end) => {
-                    i = end;
-                    continue;
-                }
-                Hit::None => {}
-            },
-            _ => {}
-        }
-        if c == OPEN {
+            if c == OPEN
+                && numeric_start(l, i)
+                && let Hit::Found(kind, end) = numeric::at_start(l, i, k)
+            {
+                out.push(Finding {
+                    kind,
+                    start: i,
+                    end,
+                });
+                i = end;
+                continue;
+            }
+            // Skip to the next byte that can start something.
             i += 1;
+            i += l
+                .get(i..)
+                .unwrap_or_default()
+                .iter()
+                .position(|&x| class(x) != OTHER || x == b':')
+                .unwrap_or(n - i.min(n));
             continue;
         }
-        // Skip the rest of this alphanumeric run (a VIN is one whole run).
+        // `i` is the start of an alphanumeric token unless a previous match
+        // ended inside one.
+        let token_start = i == 0 || !alnum(at(l, i - 1));
+        if token_start {
+            let mut hit = match c {
+                DIGIT if numeric_start(l, i) => numeric::at_start(l, i, k),
+                UPPER => words::at_start(l, i, k),
+                LOWER if matches!(b, b'h' | b'f' | b's' | b'w') && k.contains(Kind::Url) => {
+                    net::url_at(l, i).map_or(Hit::None, |e| Hit::Found(Kind::Url, e))
+                }
+                _ => Hit::None,
+            };
+            // IPv6: a hex group of at most four digits followed by `:`.
+            if matches!(hit, Hit::None) && b.is_ascii_hexdigit() && k.contains(Kind::Ipv6) {
+                let g = l
+                    .get(i..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take(5)
+                    .take_while(|x| x.is_ascii_hexdigit())
+                    .count();
+                if g <= 4
+                    && at(l, i + g) == b':'
+                    && let Some(end) = net::ipv6_at(l, i)
+                {
+                    hit = Hit::Found(Kind::Ipv6, end);
+                }
+            }
+            match hit {
+                Hit::Found(kind, end) => {
+                    out.push(Finding {
+                        kind,
+                        start: i,
+                        end,
+                    });
+                    i = end;
+                    continue;
+                }
+                Hit::Skip(end) => {
+                    i = end;
+                    continue;
+                }
+                Hit::None => {}
+            }
+        }
         let s = i;
         i += 1;
-        while i < n && alnum(at(l, i)) {
-            i += 1;
-        }
-        if i - s == 17
+        i += l
+            .get(i..)
+            .unwrap_or_default()
+            .iter()
+            .position(|&x| class(x) & ALNUM == 0)
+            .unwrap_or(n - i.min(n));
+        // A VIN is one whole 17-character token.
+        if token_start
+            && i - s == 17
             && c != LOWER
             && k.contains(Kind::Vin)
-            && (s == 0 || !alnum(at(l, s - 1)))
             && l.get(s..i).is_some_and(words::vin_ok)
         {
             out.push(Finding {
@@ -285,5 +342,5 @@ pub(crate) fn context_before(l: &[u8], s: usize, width: usize, words: &[&[u8]]) 
         *d = b.to_ascii_lowercase();
     }
     let hay = buf.get(..len).unwrap_or_default();
-    words.iter().any(|w| memchr::memmem::find(hay, w).is_some())
+    words.iter().any(|w| hay.windows(w.len()).any(|x| x == *w))
 }

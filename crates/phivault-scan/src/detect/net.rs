@@ -3,7 +3,6 @@
 
 use super::{Finding, alnum, at};
 use crate::kind::Kind;
-use memchr::memmem;
 use std::net::Ipv6Addr;
 
 fn local_char(b: u8) -> bool {
@@ -73,98 +72,66 @@ fn url_end(l: &[u8], mut e: usize) -> usize {
     e
 }
 
-/// `scheme://host...` for web schemes, and `www.host...`.
-pub(super) fn urls(l: &[u8], out: &mut Vec<Finding>) {
-    for c in memmem::find_iter(l, b"://") {
-        let mut s = c;
-        while s > 0 && at(l, s - 1).is_ascii_alphabetic() {
-            s -= 1;
+/// `scheme://host...` for web schemes, or `www.host...`, at token start `s`
+/// (called by the engine for lowercase tokens starting `h`, `f`, `s`, `w`).
+pub(super) fn url_at(l: &[u8], s: usize) -> Option<usize> {
+    let n = l
+        .get(s..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|b| b.is_ascii_lowercase())
+        .count();
+    let word = l.get(s..s + n)?;
+    if l.get(s + n..s + n + 3) == Some(b"://".as_slice()) {
+        if !SCHEMES.contains(&word) {
+            return None;
         }
-        let scheme = l.get(s..c).unwrap_or_default();
-        if !SCHEMES.iter().any(|x| x.eq_ignore_ascii_case(scheme)) {
-            continue;
+        let h = s + n + 3;
+        if !alnum(at(l, h)) && at(l, h) != b'[' {
+            return None;
         }
-        if !alnum(at(l, c + 3)) && at(l, c + 3) != b'[' {
-            continue;
-        }
-        let e = url_end(l, c + 3);
-        out.push(Finding {
-            kind: Kind::Url,
-            start: s,
-            end: e,
-        });
+        return Some(url_end(l, h));
     }
-    for s in memmem::find_iter(l, b"www.") {
-        if s > 0 && (alnum(at(l, s - 1)) || matches!(at(l, s - 1), b'/' | b'.' | b'@')) {
-            continue;
-        }
-        if !alnum(at(l, s + 4)) {
-            continue;
+    if word == b"www" && at(l, s + 3) == b'.' {
+        if s > 0 && matches!(at(l, s - 1), b'/' | b'.' | b'@') {
+            return None;
         }
         let e = url_end(l, s + 4);
         let host = l.get(s + 4..e).unwrap_or_default();
-        if !host.contains(&b'.') {
-            continue;
-        }
-        out.push(Finding {
-            kind: Kind::Url,
-            start: s,
-            end: e,
-        });
+        return (alnum(at(l, s + 4)) && host.contains(&b'.')).then_some(e);
     }
+    None
 }
 
 fn v6_char(b: u8) -> bool {
     b.is_ascii_hexdigit() || b == b':' || b == b'.'
 }
 
-/// IPv6 addresses, validated by the standard library parser. Must contain a
-/// digit (so `abc::def` C++ paths are not addresses); loopback and
-/// unspecified are not identifiers. Timestamps (`10:22:03`) and MAC
-/// addresses fail the parser.
-pub(super) fn ipv6(l: &[u8], out: &mut Vec<Finding>) {
-    let mut from = 0;
-    while let Some(off) = memchr::memchr(b':', l.get(from..).unwrap_or_default()) {
-        let c = from + off;
-        from = c + 1;
-        // Cheap reject: an address needs a hex digit or ':' beside the colon.
-        let next = at(l, c + 1);
-        if !(next.is_ascii_hexdigit() || next == b':') {
-            continue;
-        }
-        let mut s = c;
-        while s > 0 && v6_char(at(l, s - 1)) {
-            s -= 1;
-        }
-        let mut e = c + 1;
-        while v6_char(at(l, e)) {
-            e += 1;
-        }
-        from = e;
-        while e > s && at(l, e - 1) == b'.' {
-            e -= 1;
-        }
-        if e - s < 3 || (s > 0 && alnum(at(l, s - 1))) || alnum(at(l, e)) {
-            continue;
-        }
-        let cand = l.get(s..e).unwrap_or_default();
-        let colons = cand.iter().filter(|&&b| b == b':').count();
-        if colons < 2 || !cand.iter().any(u8::is_ascii_digit) {
-            continue;
-        }
-        let Some(addr) = std::str::from_utf8(cand)
-            .ok()
-            .and_then(|t| t.parse::<Ipv6Addr>().ok())
-        else {
-            continue;
-        };
-        if addr.is_loopback() || addr.is_unspecified() {
-            continue;
-        }
-        out.push(Finding {
-            kind: Kind::Ipv6,
-            start: s,
-            end: e,
-        });
+/// An IPv6 address starting at token start `s` (a hex digit or `::`),
+/// validated by the standard library parser. Must contain a digit (so
+/// `abc::def` C++ paths are not addresses) and eight groups or a `::`
+/// (so `10:22:03` is not one); loopback and unspecified are not
+/// identifiers; MAC addresses fail the parser.
+pub(super) fn ipv6_at(l: &[u8], s: usize) -> Option<usize> {
+    let mut e = s;
+    while v6_char(at(l, e)) {
+        e += 1;
     }
+    while e > s
+        && matches!(at(l, e - 1), b'.' | b':')
+        && !(at(l, e - 2) == b':' && at(l, e - 1) == b':')
+    {
+        e -= 1;
+    }
+    if e - s < 3 || alnum(at(l, e)) {
+        return None;
+    }
+    let cand = l.get(s..e)?;
+    let colons = cand.iter().filter(|&&b| b == b':').count();
+    let abbreviated = cand.windows(2).any(|w| w == b"::");
+    if colons < 2 || !(abbreviated || colons == 7) || !cand.iter().any(u8::is_ascii_digit) {
+        return None;
+    }
+    let addr = std::str::from_utf8(cand).ok()?.parse::<Ipv6Addr>().ok()?;
+    (!addr.is_loopback() && !addr.is_unspecified()).then_some(e)
 }
