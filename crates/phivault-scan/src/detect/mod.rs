@@ -257,7 +257,11 @@ fn walk(l: &[u8], k: KindSet, out: &mut Vec<Finding>) {
         let token_start = i == 0 || !alnum(at(l, i - 1));
         if token_start {
             let mut hit = match c {
-                DIGIT if numeric_start(l, i) => numeric::at_start(l, i, k),
+                // Every numeric format needs its first digit run to end at
+                // a separator: `7f1c2a9e` and `2xx` are skipped cheaply.
+                DIGIT if !alnum(at(l, i + numeric::run(l, i))) && numeric_start(l, i) => {
+                    numeric::at_start(l, i, k)
+                }
                 UPPER => words::at_start(l, i, k),
                 LOWER if matches!(b, b'h' | b'f' | b's' | b'w') && k.contains(Kind::Url) => {
                     net::url_at(l, i).map_or(Hit::None, |e| Hit::Found(Kind::Url, e))

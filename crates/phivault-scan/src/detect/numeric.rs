@@ -19,6 +19,7 @@ pub(super) fn num(l: &[u8], i: usize, n: usize) -> Option<u32> {
 }
 
 /// Number of consecutive digits from `i`.
+#[inline]
 pub(super) fn run(l: &[u8], i: usize) -> usize {
     l.get(i..)
         .unwrap_or_default()
