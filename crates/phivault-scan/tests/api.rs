@@ -370,3 +370,17 @@ fn deidentify_many_records_leaves_no_identifier() {
         assert!(text.contains("confirmed ssn"), "{text}");
     }
 }
+
+#[test]
+fn crlf_long_lines_and_invalid_utf8() {
+    let mut data = b"ssn=123-45-6789\r\n".to_vec();
+    data.extend(std::iter::repeat_n(b'x', 3 << 20));
+    data.extend_from_slice(b" a@b.io\n\xff\xfe phone=617-555-0123\n");
+    let mut out = Vec::new();
+    let s = scan_reader("big.log", &data[..], &ScanOptions::default(), &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(s.lines, 3);
+    assert!(text.contains("big.log:1:5 ssn ***-**-6789\n"), "{text}");
+    assert!(text.contains("big.log:2:3145730 email a***@b.io"), "{text}");
+    assert!(text.contains("big.log:3:10 phone ***-***-0123"), "{text}");
+}
