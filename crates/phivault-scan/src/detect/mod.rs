@@ -44,6 +44,9 @@ pub struct PatternError {
 pub struct Detectors {
     kinds: KindSet,
     patterns: Vec<(Kind, regex::bytes::Regex)>,
+    /// All patterns as one alternation: one search per line instead of one
+    /// per pattern when nothing matches (the common case).
+    any_pattern: Option<regex::bytes::Regex>,
     known: Vec<Arc<KnownValues>>,
 }
 
@@ -69,6 +72,7 @@ impl Detectors {
         Detectors {
             kinds: KindSet::all(),
             patterns: Vec::new(),
+            any_pattern: None,
             known: Vec::new(),
         }
     }
@@ -87,6 +91,12 @@ impl Detectors {
         let index = self.patterns.len();
         let re = regex::bytes::Regex::new(pattern).map_err(|_| PatternError { index, kind })?;
         self.patterns.push((kind, re));
+        let joined: Vec<String> = self
+            .patterns
+            .iter()
+            .map(|(_, r)| format!("(?:{})", r.as_str()))
+            .collect();
+        self.any_pattern = regex::bytes::Regex::new(&joined.join("|")).ok();
         Ok(self)
     }
 
@@ -106,7 +116,8 @@ impl Detectors {
         if k.contains(Kind::Email) {
             net::emails(line, out);
         }
-        for (kind, re) in &self.patterns {
+        let any = self.any_pattern.as_ref().is_none_or(|re| re.is_match(line));
+        for (kind, re) in self.patterns.iter().filter(|_| any) {
             if k.contains(*kind) {
                 for m in re.find_iter(line) {
                     if m.end() > m.start() {
