@@ -62,6 +62,13 @@ pub enum BaselineError {
         /// The key file.
         path: PathBuf,
     },
+    /// The key file beside the baseline holds another key than the one the
+    /// fingerprints were computed with.
+    #[error("baseline key file `{path}` holds a different key")]
+    KeyMismatch {
+        /// The key file.
+        path: PathBuf,
+    },
     /// The random key could not be generated.
     #[error("random key generation failed")]
     Random,
@@ -170,11 +177,40 @@ impl Baseline {
         Ok(b)
     }
 
+    /// For `--write-baseline`: the existing key (and entries) when
+    /// `<path>.key` exists, else a fresh key.
+    pub fn load_or_generate(path: &Path) -> Result<Self, BaselineError> {
+        if !key_path(path).exists() {
+            return Self::generate();
+        }
+        if path.exists() {
+            return Self::load(path);
+        }
+        let kp = key_path(path);
+        let key = Zeroizing::new(std::fs::read(&kp).map_err(|source| BaselineError::Io {
+            path: kp.clone(),
+            source,
+        })?);
+        let raw = unhex(&key).ok_or(BaselineError::BadKey { path: kp })?;
+        Ok(Self::with_key(raw))
+    }
+
     /// Writes `entries` to `path` and, when it does not exist yet, the key to
-    /// `<path>.key` (mode 0600 on Unix).
+    /// `<path>.key` (mode 0600 on Unix). Refuses to write when an existing
+    /// key file holds another key (the fingerprints would never match).
     pub fn write(&self, path: &Path, entries: Vec<BaselineEntry>) -> Result<(), BaselineError> {
         let kp = key_path(path);
-        if !kp.exists() {
+        if kp.exists() {
+            let existing =
+                Zeroizing::new(std::fs::read(&kp).map_err(|source| BaselineError::Io {
+                    path: kp.clone(),
+                    source,
+                })?);
+            let same = unhex(&existing).is_some_and(|k| *k == *self.raw);
+            if !same {
+                return Err(BaselineError::KeyMismatch { path: kp });
+            }
+        } else {
             let mut opts = std::fs::OpenOptions::new();
             opts.write(true).create_new(true);
             #[cfg(unix)]

@@ -114,6 +114,10 @@ fn baseline_suppresses_accepted_findings_without_storing_values() {
     let again = scan_reader("app.log", shifted.as_bytes(), &opts2, &mut Vec::new()).unwrap();
     assert_eq!(again.findings, 0);
     assert_eq!(again.suppressed, 3);
+    // A fresh key cannot overwrite a baseline whose key file exists.
+    let other = Baseline::generate().unwrap();
+    assert!(other.write(&path, Vec::new()).is_err());
+    assert_eq!(Baseline::load_or_generate(&path).unwrap().len(), 3);
     // A new finding elsewhere is still reported.
     let more = format!("{LOG}dob=1961-03-04\n");
     let r = scan_reader("app.log", more.as_bytes(), &opts2, &mut Vec::new()).unwrap();
