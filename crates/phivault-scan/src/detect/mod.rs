@@ -1,0 +1,361 @@
+//! Detectors: one module per identifier family, combined by [`Detectors`].
+//!
+//! Everything works on one line of bytes and returns byte spans; nothing here
+//! allocates per line (the caller owns and reuses the output vector).
+//!
+//! The engine walks the line once classifying bytes, and only at
+//! candidate positions (a digit, `(` or `+` at a token start; a capitalized
+//! word) calls the validators. URLs are tried at lowercase tokens
+//! starting `h`, `f`, `s`, `w`; sparse triggers (`@`, `:`) are found with
+//! `memchr`.
+
+mod date;
+mod net;
+mod numeric;
+mod words;
+
+use std::sync::Arc;
+
+use crate::kind::{Kind, KindSet};
+use crate::known::KnownValues;
+
+/// One detection: a kind and a byte span of the scanned line. It holds no
+/// value, so it may be printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// What was found.
+    pub kind: Kind,
+    /// Byte offset of the first byte.
+    pub start: usize,
+    /// Byte offset one past the last byte.
+    pub end: usize,
+}
+
+/// A configured pattern is not a valid regular expression.
+#[derive(Debug, thiserror::Error)]
+#[error("pattern {index} for kind `{kind}` is not a valid regular expression")]
+pub struct PatternError {
+    index: usize,
+    kind: Kind,
+}
+
+/// The configured set of detectors. Cheap to share behind an `Arc`.
+#[derive(Clone)]
+pub struct Detectors {
+    kinds: KindSet,
+    patterns: Vec<(Kind, regex::bytes::Regex)>,
+    /// All patterns as one alternation: one search per line instead of one
+    /// per pattern when nothing matches (the common case).
+    any_pattern: Option<regex::bytes::Regex>,
+    known: Vec<Arc<KnownValues>>,
+}
+
+impl std::fmt::Debug for Detectors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Detectors")
+            .field("kinds", &self.kinds)
+            .field("patterns", &self.patterns.len())
+            .field("known", &self.known.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Detectors {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Detectors {
+    /// Every built-in detector, no configured pattern, no known values.
+    pub fn new() -> Self {
+        Detectors {
+            kinds: KindSet::all(),
+            patterns: Vec::new(),
+            any_pattern: None,
+            known: Vec::new(),
+        }
+    }
+
+    /// Restricts detection to `kinds`.
+    #[must_use]
+    pub fn with_kinds(mut self, kinds: KindSet) -> Self {
+        self.kinds = kinds;
+        self
+    }
+
+    /// Adds a caller-supplied pattern (MRN, account, licence or device serial
+    /// formats are site-specific). The regex runs over every line, so anchor
+    /// it with `\b` and a literal prefix where possible.
+    pub fn with_pattern(mut self, kind: Kind, pattern: &str) -> Result<Self, PatternError> {
+        let index = self.patterns.len();
+        let re = regex::bytes::Regex::new(pattern).map_err(|_| PatternError { index, kind })?;
+        self.patterns.push((kind, re));
+        let joined: Vec<String> = self
+            .patterns
+            .iter()
+            .map(|(_, r)| format!("(?:{})", r.as_str()))
+            .collect();
+        self.any_pattern = regex::bytes::Regex::new(&joined.join("|")).ok();
+        Ok(self)
+    }
+
+    /// Adds a set of exact known values (matched by keyed hash).
+    #[must_use]
+    pub fn with_known(mut self, known: Arc<KnownValues>) -> Self {
+        self.known.push(known);
+        self
+    }
+
+    /// Detects identifiers in `line` (without its line terminator). `out` is
+    /// cleared, then filled with non-overlapping findings sorted by start.
+    pub fn detect(&self, line: &[u8], out: &mut Vec<Finding>) {
+        out.clear();
+        let k = self.kinds;
+        walk(line, k, out);
+        if k.contains(Kind::Email) {
+            net::emails(line, out);
+        }
+        let any = self.any_pattern.as_ref().is_none_or(|re| re.is_match(line));
+        for (kind, re) in self.patterns.iter().filter(|_| any) {
+            if k.contains(*kind) {
+                for m in re.find_iter(line) {
+                    if m.end() > m.start() {
+                        out.push(Finding {
+                            kind: *kind,
+                            start: m.start(),
+                            end: m.end(),
+                        });
+                    }
+                }
+            }
+        }
+        if k.contains(Kind::Known) {
+            for known in &self.known {
+                known.find(line, out);
+            }
+        }
+        resolve_overlaps(out);
+    }
+}
+
+/// Sorts by start and keeps, among overlapping findings, the one that
+/// starts first (the longer one on a tie).
+fn resolve_overlaps(out: &mut Vec<Finding>) {
+    if out.len() < 2 {
+        return;
+    }
+    out.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    let mut last_end = 0usize;
+    let mut first = true;
+    out.retain(|f| {
+        if first || f.start >= last_end {
+            first = false;
+            last_end = f.end;
+            true
+        } else {
+            false
+        }
+    });
+}
+
+// Byte classes; bit 8 marks alphanumerics.
+const OTHER: u8 = 0;
+const OPEN: u8 = 4;
+const ALNUM: u8 = 8;
+const DIGIT: u8 = ALNUM | 1;
+const UPPER: u8 = ALNUM | 2;
+const LOWER: u8 = ALNUM | 3;
+
+#[allow(clippy::indexing_slicing, reason = "const construction, i < 256")]
+static CLASS: [u8; 256] = {
+    let mut t = [OTHER; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = match b {
+            b'0'..=b'9' => DIGIT,
+            b'A'..=b'Z' => UPPER,
+            b'a'..=b'z' => LOWER,
+            b'(' | b'+' => OPEN,
+            _ => OTHER,
+        };
+        i += 1;
+    }
+    t
+};
+
+/// The byte at `i`, or 0 past the end: validators index freely through this.
+#[inline]
+pub(crate) fn at(l: &[u8], i: usize) -> u8 {
+    l.get(i).copied().unwrap_or(0)
+}
+
+#[inline]
+pub(crate) fn alnum(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+#[inline]
+fn class(b: u8) -> u8 {
+    // A u8 always indexes a 256-entry table; `get` compiles to a plain load.
+    CLASS.get(usize::from(b)).copied().unwrap_or(OTHER)
+}
+
+/// True when a numeric token may start at `s`: not glued to a word or to a
+/// longer number (`1.2.3`, `12-34`).
+fn numeric_start(l: &[u8], s: usize) -> bool {
+    if s == 0 {
+        return true;
+    }
+    let p = at(l, s - 1);
+    if alnum(p) {
+        return false;
+    }
+    !(matches!(p, b'.' | b'-' | b'/' | b':') && s >= 2 && at(l, s - 2).is_ascii_digit())
+}
+
+/// One pass over the line for digit- and capital-triggered detectors.
+///
+/// The loop only stops at token starts (an alphanumeric byte after a
+/// non-alphanumeric one) and at `(`/`+`; runs in between are skipped with
+/// tight `position` scans, which is where the throughput comes from.
+fn walk(l: &[u8], k: KindSet, out: &mut Vec<Finding>) {
+    let n = l.len();
+    let mut i = 0;
+    while i < n {
+        let b = at(l, i);
+        let c = class(b);
+        if c == OTHER || c == OPEN {
+            if b == b':'
+                && at(l, i + 1) == b':'
+                && k.contains(Kind::Ipv6)
+                && (i == 0 || !alnum(at(l, i - 1)))
+                && let Some(end) = net::ipv6_at(l, i)
+            {
+                out.push(Finding {
+                    kind: Kind::Ipv6,
+                    start: i,
+                    end,
+                });
+                i = end;
+                continue;
+            }
+            if c == OPEN
+                && numeric_start(l, i)
+                && let Hit::Found(kind, end) = numeric::at_start(l, i, k)
+            {
+                out.push(Finding {
+                    kind,
+                    start: i,
+                    end,
+                });
+                i = end;
+                continue;
+            }
+            // Skip to the next byte that can start something.
+            i += 1;
+            i += l
+                .get(i..)
+                .unwrap_or_default()
+                .iter()
+                .position(|&x| class(x) != OTHER || x == b':')
+                .unwrap_or(n - i.min(n));
+            continue;
+        }
+        // `i` is the start of an alphanumeric token unless a previous match
+        // ended inside one.
+        let token_start = i == 0 || !alnum(at(l, i - 1));
+        if token_start {
+            let mut hit = match c {
+                // Every numeric format needs its first digit run to end at
+                // a separator: `7f1c2a9e` and `2xx` are skipped cheaply.
+                DIGIT if !alnum(at(l, i + numeric::run(l, i))) && numeric_start(l, i) => {
+                    numeric::at_start(l, i, k)
+                }
+                UPPER => words::at_start(l, i, k),
+                LOWER if matches!(b, b'h' | b'f' | b's' | b'w') && k.contains(Kind::Url) => {
+                    net::url_at(l, i).map_or(Hit::None, |e| Hit::Found(Kind::Url, e))
+                }
+                _ => Hit::None,
+            };
+            // IPv6: a hex group of at most four digits followed by `:`.
+            if matches!(hit, Hit::None) && b.is_ascii_hexdigit() && k.contains(Kind::Ipv6) {
+                let g = l
+                    .get(i..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take(5)
+                    .take_while(|x| x.is_ascii_hexdigit())
+                    .count();
+                if g <= 4
+                    && at(l, i + g) == b':'
+                    && let Some(end) = net::ipv6_at(l, i)
+                {
+                    hit = Hit::Found(Kind::Ipv6, end);
+                }
+            }
+            match hit {
+                Hit::Found(kind, end) => {
+                    out.push(Finding {
+                        kind,
+                        start: i,
+                        end,
+                    });
+                    i = end;
+                    continue;
+                }
+                Hit::Skip(end) => {
+                    i = end;
+                    continue;
+                }
+                Hit::None => {}
+            }
+        }
+        let s = i;
+        i += 1;
+        i += l
+            .get(i..)
+            .unwrap_or_default()
+            .iter()
+            .position(|&x| class(x) & ALNUM == 0)
+            .unwrap_or(n - i.min(n));
+        // A VIN is one whole 17-character token.
+        if token_start
+            && i - s == 17
+            && c != LOWER
+            && k.contains(Kind::Vin)
+            && l.get(s..i).is_some_and(words::vin_ok)
+        {
+            out.push(Finding {
+                kind: Kind::Vin,
+                start: s,
+                end: i,
+            });
+        }
+    }
+}
+
+/// What a validator made of a candidate position.
+pub(crate) enum Hit {
+    /// An identifier of this kind ends at this offset.
+    Found(Kind, usize),
+    /// Not an identifier, and nothing up to this offset is (a log timestamp).
+    Skip(usize),
+    /// Nothing here.
+    None,
+}
+
+/// True when the `width` bytes before `s` contain one of `words`
+/// (ASCII case-insensitive). Called only for weak candidates.
+pub(crate) fn context_before(l: &[u8], s: usize, width: usize, words: &[&[u8]]) -> bool {
+    let from = s.saturating_sub(width);
+    let win = l.get(from..s).unwrap_or_default();
+    let mut buf = [0u8; 32];
+    let len = win.len().min(buf.len());
+    for (d, b) in buf.iter_mut().zip(win.iter()) {
+        *d = b.to_ascii_lowercase();
+    }
+    let hay = buf.get(..len).unwrap_or_default();
+    words.iter().any(|w| hay.windows(w.len()).any(|x| x == *w))
+}

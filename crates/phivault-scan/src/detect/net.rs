@@ -1,0 +1,137 @@
+//! Email, URL and IPv6 detectors, triggered by sparse bytes found with
+//! `memchr`.
+
+use super::{Finding, alnum, at};
+use crate::kind::Kind;
+use std::net::Ipv6Addr;
+
+fn local_char(b: u8) -> bool {
+    alnum(b) || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-')
+}
+
+fn domain_char(b: u8) -> bool {
+    alnum(b) || matches!(b, b'.' | b'-')
+}
+
+/// `local@domain.tld` with an alphabetic TLD of two or more letters.
+pub(super) fn emails(l: &[u8], out: &mut Vec<Finding>) {
+    let mut from = 0;
+    while let Some(off) = memchr::memchr(b'@', l.get(from..).unwrap_or_default()) {
+        let a = from + off;
+        from = a + 1;
+        let mut s = a;
+        while s > 0 && local_char(at(l, s - 1)) {
+            s -= 1;
+        }
+        while s < a && !alnum(at(l, s)) {
+            s += 1;
+        }
+        if s == a {
+            continue;
+        }
+        let mut e = a + 1;
+        while domain_char(at(l, e)) {
+            e += 1;
+        }
+        while e > a + 1 && !alnum(at(l, e - 1)) {
+            e -= 1;
+        }
+        let domain = l.get(a + 1..e).unwrap_or_default();
+        let Some(dot) = memchr::memrchr(b'.', domain) else {
+            continue;
+        };
+        let tld = domain.get(dot + 1..).unwrap_or_default();
+        if tld.len() < 2 || !tld.iter().all(u8::is_ascii_alphabetic) || domain.contains(&b'@') {
+            continue;
+        }
+        if domain.windows(2).any(|w| w == b"..") || at(l, a + 1) == b'.' {
+            continue;
+        }
+        out.push(Finding {
+            kind: Kind::Email,
+            start: s,
+            end: e,
+        });
+        from = e;
+    }
+}
+
+const SCHEMES: [&[u8]; 7] = [b"http", b"https", b"ftp", b"ftps", b"sftp", b"ws", b"wss"];
+
+fn url_end(l: &[u8], mut e: usize) -> usize {
+    while e < l.len() {
+        let b = at(l, e);
+        if b <= b' ' || matches!(b, b'"' | b'\'' | b'<' | b'>' | b'`' | b'\\' | b'|' | b']') {
+            break;
+        }
+        e += 1;
+    }
+    while e > 0 && matches!(at(l, e - 1), b'.' | b',' | b';' | b':' | b')' | b'!' | b'?') {
+        e -= 1;
+    }
+    e
+}
+
+/// `scheme://host...` for web schemes, or `www.host...`, at token start `s`
+/// (called by the engine for lowercase tokens starting `h`, `f`, `s`, `w`).
+pub(super) fn url_at(l: &[u8], s: usize) -> Option<usize> {
+    let n = l
+        .get(s..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|b| b.is_ascii_lowercase())
+        .count();
+    let word = l.get(s..s + n)?;
+    if l.get(s + n..s + n + 3) == Some(b"://".as_slice()) {
+        if !SCHEMES.contains(&word) {
+            return None;
+        }
+        let h = s + n + 3;
+        if !alnum(at(l, h)) && at(l, h) != b'[' {
+            return None;
+        }
+        return Some(url_end(l, h));
+    }
+    if word == b"www" && at(l, s + 3) == b'.' {
+        if s > 0 && matches!(at(l, s - 1), b'/' | b'.' | b'@') {
+            return None;
+        }
+        let e = url_end(l, s + 4);
+        let host = l.get(s + 4..e).unwrap_or_default();
+        return (alnum(at(l, s + 4)) && host.contains(&b'.')).then_some(e);
+    }
+    None
+}
+
+fn v6_char(b: u8) -> bool {
+    b.is_ascii_hexdigit() || b == b':' || b == b'.'
+}
+
+/// An IPv6 address starting at token start `s` (a hex digit or `::`),
+/// validated by the standard library parser. Must contain a digit (so
+/// `abc::def` C++ paths are not addresses) and eight groups or a `::`
+/// (so `10:22:03` is not one); loopback and unspecified are not
+/// identifiers; MAC addresses fail the parser.
+pub(super) fn ipv6_at(l: &[u8], s: usize) -> Option<usize> {
+    let mut e = s;
+    while v6_char(at(l, e)) {
+        e += 1;
+    }
+    while e > s
+        && matches!(at(l, e - 1), b'.' | b':')
+        && !(at(l, e - 2) == b':' && at(l, e - 1) == b':')
+    {
+        e -= 1;
+    }
+    if e - s < 3 || alnum(at(l, e)) {
+        return None;
+    }
+    let cand = l.get(s..e)?;
+    let colons = cand.iter().filter(|&&b| b == b':').count();
+    let abbreviated = cand.windows(2).any(|w| w == b"::");
+    if colons < 2 || !(abbreviated || colons == 7) || !cand.iter().any(u8::is_ascii_digit) {
+        return None;
+    }
+    let addr = std::str::from_utf8(cand).ok()?.parse::<Ipv6Addr>().ok()?;
+    (!addr.is_loopback() && !addr.is_unspecified()).then_some(e)
+}

@@ -1,0 +1,167 @@
+//! The only I/O of the scanner: files, directories (recursive), stdin and
+//! gzip streams, read in chunks of whole lines.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::report::ScanSummary;
+use crate::scanner::{Engine, ScanOptions};
+
+/// A scan failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScanError {
+    /// An input could not be opened or read (or a gzip stream is corrupt).
+    #[error("input `{path}` could not be read")]
+    Read {
+        /// The input (`-` for stdin).
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The report could not be written.
+    #[error("report could not be written")]
+    Output(#[source] std::io::Error),
+}
+
+impl ScanError {
+    /// The exit code the CLI should use for a failed scan.
+    pub const EXIT_CODE: i32 = 2;
+}
+
+const CHUNK: usize = 1 << 20;
+/// A line longer than this is scanned in pieces.
+const MAX_LINE: usize = 16 << 20;
+
+/// Scans every path (`-` is stdin; directories are walked recursively in
+/// name order, symbolic links are not followed; gzip files are recognized
+/// by their magic bytes) and writes the report to `out`.
+pub fn scan_paths(
+    paths: &[PathBuf],
+    opts: &ScanOptions,
+    out: &mut dyn Write,
+) -> Result<ScanSummary, ScanError> {
+    let mut engine = Engine::new(opts, out);
+    for p in paths {
+        if p.as_os_str() == "-" {
+            let stdin = std::io::stdin();
+            scan_one(&mut engine, p, stdin.lock())?;
+        } else {
+            walk(&mut engine, p)?;
+        }
+    }
+    finish(engine)
+}
+
+/// Scans one reader (stdin, a socket, a test buffer) reported as `name`.
+pub fn scan_reader(
+    name: &str,
+    reader: impl Read,
+    opts: &ScanOptions,
+    out: &mut dyn Write,
+) -> Result<ScanSummary, ScanError> {
+    let mut engine = Engine::new(opts, out);
+    scan_one(&mut engine, Path::new(name), BufReader::new(reader))?;
+    finish(engine)
+}
+
+/// Scans standard input, reported as `-`.
+pub fn scan_stdin(opts: &ScanOptions, out: &mut dyn Write) -> Result<ScanSummary, ScanError> {
+    scan_paths(&[PathBuf::from("-")], opts, out)
+}
+
+fn finish(engine: Engine<'_>) -> Result<ScanSummary, ScanError> {
+    let summary = engine.summary;
+    engine
+        .reporter
+        .finish(&summary)
+        .map_err(ScanError::Output)?;
+    Ok(summary)
+}
+
+fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> ScanError + '_ {
+    move |source| ScanError::Read {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn walk(engine: &mut Engine<'_>, path: &Path) -> Result<(), ScanError> {
+    let meta = std::fs::symlink_metadata(path).map_err(read_err(path))?;
+    if meta.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(read_err(path))?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()
+            .map_err(read_err(path))?;
+        entries.sort();
+        for e in entries {
+            let m = std::fs::symlink_metadata(&e).map_err(read_err(&e))?;
+            if m.is_dir() || m.is_file() {
+                walk(engine, &e)?;
+            }
+        }
+        Ok(())
+    } else {
+        let f = File::open(path).map_err(read_err(path))?;
+        scan_one(engine, path, BufReader::with_capacity(CHUNK, f))
+    }
+}
+
+fn scan_one(engine: &mut Engine<'_>, path: &Path, mut r: impl BufRead) -> Result<(), ScanError> {
+    let gz = r
+        .fill_buf()
+        .map_err(read_err(path))?
+        .starts_with(&[0x1f, 0x8b]);
+    engine.summary.files += 1;
+    let name = path.to_string_lossy();
+    if gz {
+        scan_stream(engine, path, &name, flate2::bufread::MultiGzDecoder::new(r))
+    } else {
+        scan_stream(engine, path, &name, r)
+    }
+}
+
+fn scan_stream(
+    engine: &mut Engine<'_>,
+    path: &Path,
+    name: &str,
+    mut r: impl Read,
+) -> Result<(), ScanError> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut len = 0usize;
+    let mut lineno = 1u64;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = r
+            .read(buf.get_mut(len..).unwrap_or_default())
+            .map_err(read_err(path))?;
+        if n == 0 {
+            break;
+        }
+        let old = len;
+        len += n;
+        let filled = buf.get(..len).unwrap_or_default();
+        // Only the new bytes can hold the last newline.
+        let cut = match memchr::memrchr(b'\n', filled.get(old..).unwrap_or_default()) {
+            Some(p) => old + p + 1,
+            None if len >= MAX_LINE => len,
+            None => continue,
+        };
+        lineno += engine
+            .scan_lines(name, filled.get(..cut).unwrap_or_default(), lineno)
+            .map_err(ScanError::Output)?;
+        buf.copy_within(cut..len, 0);
+        len -= cut;
+    }
+    if len > 0 {
+        engine
+            .scan_lines(name, buf.get(..len).unwrap_or_default(), lineno)
+            .map_err(ScanError::Output)?;
+    }
+    Ok(())
+}

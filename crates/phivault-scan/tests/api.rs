@@ -1,0 +1,390 @@
+//! Scanner I/O, report formats, baseline, scrubber and de-identification.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test")]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use phivault_core::PhiValue;
+use phivault_scan::deid::{
+    DeidOptions, DeidValue, Field, FieldType, PseudonymKey, Record, deidentify, write_csv,
+    write_jsonl,
+};
+use phivault_scan::{
+    Baseline, Detectors, Format, Kind, KnownValues, ScanOptions, Scrubber, ScrubbingWriter,
+    scan_paths, scan_reader,
+};
+use zeroize::Zeroizing;
+
+const LOG: &str = "2024-03-01T10:22:03Z info lookup ssn=123-45-6789 ok\n\
+2024-03-01T10:22:04Z info request_id=7f1c2a9e-3b4d-4c5e-9f60-1a2b3c4d5e6f took 12ms\n\
+2024-03-01T10:22:05Z warn notify jane.doe@example.org about Maria Garcia\n";
+
+#[test]
+fn text_report_masks_values_and_sets_exit_code() {
+    let opts = ScanOptions::default();
+    let mut out = Vec::new();
+    let s = scan_reader("app.log", LOG.as_bytes(), &opts, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("app.log:1:38 ssn ***-**-6789"), "{text}");
+    assert!(
+        text.contains("app.log:3:34 email j***@example.org"),
+        "{text}"
+    );
+    assert!(text.contains("name M*** G***"), "{text}");
+    assert!(!text.contains("123-45"));
+    assert!(!text.contains("jane.doe"));
+    assert_eq!(s.findings, 3);
+    assert_eq!(s.lines, 3);
+    assert_eq!(s.exit_code(), 1);
+    let clean = scan_reader("c.log", "all good\n".as_bytes(), &opts, &mut Vec::new()).unwrap();
+    assert_eq!(clean.exit_code(), 0);
+}
+
+#[test]
+fn json_report_for_ci() {
+    let opts = ScanOptions {
+        format: Format::Json,
+        ..ScanOptions::default()
+    };
+    let mut out = Vec::new();
+    scan_reader("app.log", LOG.as_bytes(), &opts, &mut out).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["summary"]["findings"], 3);
+    assert_eq!(v["findings"][0]["kind"], "ssn");
+    assert_eq!(v["findings"][0]["line"], 1);
+    assert!(!String::from_utf8(out).unwrap().contains("123-45"));
+}
+
+#[test]
+fn directories_recurse_and_gzip_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("a.log"), LOG).unwrap();
+    let gz = std::fs::File::create(dir.path().join("sub/b.log.gz")).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(gz, flate2::Compression::fast());
+    enc.write_all(b"phone=(617) 555-0123\n").unwrap();
+    enc.finish().unwrap();
+    let mut out = Vec::new();
+    let s = scan_paths(
+        &[dir.path().to_path_buf()],
+        &ScanOptions::default(),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(s.files, 2);
+    assert_eq!(s.by_kind["phone"], 1);
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("b.log.gz:1:7 phone ***-***-0123"), "{text}");
+    let err = scan_paths(
+        &[PathBuf::from("/nonexistent/x")],
+        &ScanOptions::default(),
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "input `/nonexistent/x` could not be read");
+}
+
+#[test]
+fn baseline_suppresses_accepted_findings_without_storing_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("baseline.json");
+    let opts = ScanOptions {
+        baseline: Some(Baseline::generate().unwrap()),
+        collect_baseline: true,
+        ..ScanOptions::default()
+    };
+    let first = scan_reader("app.log", LOG.as_bytes(), &opts, &mut Vec::new()).unwrap();
+    assert_eq!(first.baseline_entries.len(), 3);
+    opts.baseline
+        .as_ref()
+        .unwrap()
+        .write(&path, first.baseline_entries)
+        .unwrap();
+    let stored = std::fs::read_to_string(&path).unwrap();
+    for secret in ["123-45-6789", "6789", "jane", "Garcia"] {
+        assert!(!stored.contains(secret));
+    }
+    let opts2 = ScanOptions {
+        baseline: Some(Baseline::load(&path).unwrap()),
+        ..ScanOptions::default()
+    };
+    // Same content, shifted down one line: still accepted.
+    let shifted = format!("new first line\n{LOG}");
+    let again = scan_reader("app.log", shifted.as_bytes(), &opts2, &mut Vec::new()).unwrap();
+    assert_eq!(again.findings, 0);
+    assert_eq!(again.suppressed, 3);
+    // A fresh key cannot overwrite a baseline whose key file exists.
+    let other = Baseline::generate().unwrap();
+    assert!(other.write(&path, Vec::new()).is_err());
+    assert_eq!(Baseline::load_or_generate(&path).unwrap().len(), 3);
+    // A new finding elsewhere is still reported.
+    let more = format!("{LOG}dob=1961-03-04\n");
+    let r = scan_reader("app.log", more.as_bytes(), &opts2, &mut Vec::new()).unwrap();
+    assert_eq!(r.findings, 1);
+}
+
+#[test]
+fn known_values_and_configured_patterns() {
+    let kv = KnownValues::from_reader("A-99812\nOlga Brzezinska\n".as_bytes()).unwrap();
+    let d = Detectors::new()
+        .with_known(Arc::new(kv))
+        .with_pattern(Kind::Mrn, r"\bMRN\d{6}\b")
+        .unwrap();
+    let mut out = Vec::new();
+    d.detect(b"chart A-99812 for olga brzezinska mrn MRN004211", &mut out);
+    let kinds: Vec<Kind> = out.iter().map(|f| f.kind).collect();
+    assert_eq!(kinds, vec![Kind::Known, Kind::Known, Kind::Mrn]);
+    assert!(Detectors::new().with_pattern(Kind::Mrn, "(").is_err());
+}
+
+#[test]
+fn scrubber_and_writer_redact_and_count() {
+    let s = Arc::new(Scrubber::new(Arc::new(Detectors::new())));
+    assert!(matches!(
+        s.scrub("nothing here"),
+        std::borrow::Cow::Borrowed(_)
+    ));
+    assert_eq!(
+        s.scrub("ssn 123-45-6789\nmail a@b.io"),
+        "ssn [REDACTED:ssn]\nmail [REDACTED:email]"
+    );
+    let mut w = ScrubbingWriter::new(Vec::new(), s.clone());
+    w.write_all(b"call 617-555-0123 now\nand jo").unwrap();
+    w.write_all(b"hn@example.org\n").unwrap();
+    w.flush().unwrap();
+    assert_eq!(s.redactions(), 4);
+    let inner = String::from_utf8(w.scrubber().scrub("x").into_owned().into_bytes()).unwrap();
+    assert_eq!(inner, "x");
+}
+
+#[test]
+fn scrubbing_writer_output() {
+    let s = Arc::new(Scrubber::new(Arc::new(Detectors::new())));
+    let mut buf = Vec::new();
+    {
+        let mut w = ScrubbingWriter::new(&mut buf, s.clone());
+        write!(w, "user jane@example.org ").unwrap();
+        writeln!(w, "from 203.0.113.9").unwrap();
+        write!(w, "tail 123-45-6789").unwrap();
+    }
+    assert_eq!(
+        String::from_utf8(buf).unwrap(),
+        "user [REDACTED:email] from [REDACTED:ipv4]\ntail [REDACTED:ssn]"
+    );
+}
+
+fn field(name: &str, ty: FieldType, v: &str) -> Field {
+    Field {
+        name: name.to_owned(),
+        ty,
+        value: PhiValue::new(v.to_owned()),
+    }
+}
+
+fn record() -> Record {
+    Record {
+        patient_id: PhiValue::new("pat-000123".to_owned()),
+        fields: vec![
+            field("full_name", FieldType::String, "Zbigniew Okonkwo"),
+            field("ssn", FieldType::Ssn, "123-45-6789"),
+            field("mrn", FieldType::Mrn, "MRN998877"),
+            field("email", FieldType::Email, "zokonkwo@example.org"),
+            field("phone", FieldType::Phone, "617-555-0123"),
+            field("home", FieldType::Address, "12 Elm St, Lebanon, NH 03766"),
+            field("zip", FieldType::String, "89301"),
+            field("dob", FieldType::Date, "1931-05-17"),
+            field("admitted", FieldType::Date, "2023-11-02"),
+            field("age", FieldType::String, "93"),
+            field("diagnosis", FieldType::String, "J45.909"),
+            field(
+                "notes",
+                FieldType::Text,
+                "Zbigniew (MRN998877) seen 2023-11-02; Okonkwo, Z. reports cough. Call 617-555-0123 or zokonkwo@example.org. Lives at 12 Elm St.",
+            ),
+            field(
+                "extra",
+                FieldType::Json,
+                r#"{"contact":{"email":"zokonkwo@example.org"},"visit_date":"2023-11-02","comment":"ssn 123-45-6789 on file","age":93}"#,
+            ),
+        ],
+    }
+}
+
+#[test]
+fn deidentify_leaves_no_source_identifier() {
+    let opts = DeidOptions {
+        reference_year: 2025,
+        pseudonym_key: Some(PseudonymKey::new(&Zeroizing::new(vec![7u8; 32]))),
+        detectors: Arc::new(Detectors::new()),
+    };
+    let rec = record();
+    let out = deidentify(&rec, &opts).unwrap();
+    let mut jsonl = Vec::new();
+    write_jsonl(std::slice::from_ref(&out), &mut jsonl).unwrap();
+    let mut csv = Vec::new();
+    write_csv(std::slice::from_ref(&out), &mut csv).unwrap();
+    let all = format!(
+        "{}\n{}\n{out:?}",
+        String::from_utf8(jsonl.clone()).unwrap(),
+        String::from_utf8(csv).unwrap()
+    );
+    for ident in [
+        "Zbigniew",
+        "Okonkwo",
+        "okonkwo",
+        "123-45-6789",
+        "MRN998877",
+        "617-555-0123",
+        "12 Elm",
+        "Elm St",
+        "Lebanon",
+        "03766",
+        "89301",
+        "1931",
+        "05-17",
+        "2023-11-02",
+        "11-02",
+        "pat-000123",
+        "93",
+    ] {
+        assert!(!all.contains(ident), "`{ident}` survived: {all}");
+    }
+    let get = |k: &str| {
+        out.fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(get("home_zip3"), Some(DeidValue::Text("037".into())));
+    assert_eq!(get("zip"), Some(DeidValue::Text("000".into())));
+    assert_eq!(get("dob"), Some(DeidValue::Category("90+")));
+    assert_eq!(get("admitted"), Some(DeidValue::Year(2023)));
+    assert_eq!(get("age"), Some(DeidValue::Category("90+")));
+    assert_eq!(get("diagnosis"), Some(DeidValue::Text("J45.909".into())));
+    assert!(get("full_name").is_none() && get("ssn").is_none() && get("email").is_none());
+    let v: serde_json::Value = serde_json::from_slice(&jsonl).unwrap();
+    assert_eq!(v["extra"]["visit_date"], 2023);
+    assert!(v["extra"]["contact"].get("email").is_none());
+    assert_eq!(v["extra"]["age"], "90+");
+    // Pseudonyms are consistent per patient under one key, different per key.
+    let again = deidentify(&record(), &opts).unwrap();
+    assert_eq!(out.pseudonym, again.pseudonym);
+    assert!(out.pseudonym.as_ref().unwrap().starts_with("p_"));
+    let other = DeidOptions {
+        pseudonym_key: Some(PseudonymKey::new(&Zeroizing::new(vec![8u8; 32]))),
+        ..opts
+    };
+    assert_ne!(
+        deidentify(&record(), &other).unwrap().pseudonym,
+        out.pseudonym
+    );
+}
+
+#[test]
+fn deidentify_many_records_leaves_no_identifier() {
+    let firsts = [
+        "Amara",
+        "Bartholomew",
+        "Consuelo",
+        "Dmitri",
+        "Esperanza",
+        "Fitzgerald",
+        "Guadalupe",
+        "Horatio",
+    ];
+    let lasts = [
+        "Villanueva",
+        "Oyelaran",
+        "Kowalczyk",
+        "Thistlewood",
+        "Abernathy",
+        "Quintanilla",
+        "Rasmussen",
+        "Zielinski",
+    ];
+    let opts = DeidOptions {
+        reference_year: 2025,
+        pseudonym_key: None,
+        detectors: Arc::new(Detectors::new()),
+    };
+    let mut seed = 0x1234_5678_u64;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    for i in 0..64 {
+        let first = firsts[next(8) as usize];
+        let last = lasts[next(8) as usize];
+        let ssn = format!(
+            "{:03}-{:02}-{:04}",
+            100 + next(500),
+            10 + next(80),
+            1000 + next(8000)
+        );
+        let mrn = format!("MRN{:06}", next(1_000_000));
+        let phone = format!(
+            "({}) {}-{:04}",
+            201 + next(700),
+            201 + next(700),
+            next(10000)
+        );
+        let email = format!(
+            "{}.{}{i}@example.org",
+            first.to_lowercase(),
+            last.to_lowercase()
+        );
+        let notes = format!(
+            "{first} {last} ({mrn}) called from {phone}; {}, {} confirmed ssn {ssn} and email {email}. Mr. {last} to follow up.",
+            last.to_uppercase(),
+            first
+        );
+        let rec = Record {
+            patient_id: PhiValue::new(format!("pt-{i:05}")),
+            fields: vec![
+                field("first_name", FieldType::String, first),
+                field("last_name", FieldType::String, last),
+                field("ssn", FieldType::Ssn, &ssn),
+                field("mrn", FieldType::Mrn, &mrn),
+                field("phone", FieldType::Phone, &phone),
+                field("email", FieldType::Email, &email),
+                field("notes", FieldType::Text, &notes),
+            ],
+        };
+        let out = deidentify(&rec, &opts).unwrap();
+        let mut buf = Vec::new();
+        write_jsonl(std::slice::from_ref(&out), &mut buf).unwrap();
+        let text = String::from_utf8(buf).unwrap().to_lowercase();
+        for ident in [
+            first,
+            last,
+            &ssn,
+            &mrn,
+            &phone,
+            &email,
+            &format!("pt-{i:05}"),
+        ] {
+            assert!(
+                !text.contains(&ident.to_lowercase()),
+                "`{ident}` survived: {text}"
+            );
+        }
+        assert!(text.contains("confirmed ssn"), "{text}");
+    }
+}
+
+#[test]
+fn crlf_long_lines_and_invalid_utf8() {
+    let mut data = b"ssn=123-45-6789\r\n".to_vec();
+    data.extend(std::iter::repeat_n(b'x', 3 << 20));
+    data.extend_from_slice(b" a@b.io\n\xff\xfe phone=617-555-0123\n");
+    let mut out = Vec::new();
+    let s = scan_reader("big.log", &data[..], &ScanOptions::default(), &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(s.lines, 3);
+    assert!(text.contains("big.log:1:5 ssn ***-**-6789\n"), "{text}");
+    assert!(text.contains("big.log:2:3145730 email a***@b.io"), "{text}");
+    assert!(text.contains("big.log:3:10 phone ***-***-0123"), "{text}");
+}
