@@ -18,7 +18,7 @@
 
 pub mod error;
 pub mod keyring;
-// pub mod pkcs11;
+pub mod pkcs11;
 mod secret;
 // pub mod transit;
 
