@@ -20,7 +20,7 @@ pub mod error;
 pub mod keyring;
 pub mod pkcs11;
 mod secret;
-// pub mod transit;
+pub mod transit;
 
 pub use error::{ProviderError, ProviderErrorKind, RetireError, RewrapError, RotateError, VersionsError};
 pub use secret::{Passphrase, Pin, SecretLoadError, VaultToken};
