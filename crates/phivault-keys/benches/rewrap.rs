@@ -3,7 +3,12 @@
 //! are set (`eval "$(scripts/softhsm)"`), with calls offloaded to the
 //! blocking pool and inline.
 
-#![allow(clippy::unwrap_used, reason = "bench")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::print_stderr,
+    reason = "bench"
+)]
 
 use std::time::{Duration, Instant};
 
@@ -64,14 +69,21 @@ fn bench(c: &mut Criterion) {
         eprintln!("skipping PKCS#11 bench: run scripts/softhsm");
         return;
     };
-    let token = std::env::var("PHIVAULT_TEST_PKCS11_TOKEN").unwrap_or_else(|_| "phivault-test".into());
+    let token =
+        std::env::var("PHIVAULT_TEST_PKCS11_TOKEN").unwrap_or_else(|_| "phivault-test".into());
     for offload in [true, false] {
         let mut cfg = Pkcs11Config::new(&module, &token, Pin::new(pin.clone()));
         cfg.key_label = format!("phivault-bench-{offload}-{}", std::process::id());
         cfg.create_if_missing = true;
         cfg.offload = offload;
-        let p = rt.block_on(Pkcs11Provider::connect(cfg, jiff::Timestamp::now())).unwrap();
-        let name = if offload { "softhsm2_spawn_blocking" } else { "softhsm2_inline" };
+        let p = rt
+            .block_on(Pkcs11Provider::connect(cfg, jiff::Timestamp::now()))
+            .unwrap();
+        let name = if offload {
+            "softhsm2_spawn_blocking"
+        } else {
+            "softhsm2_inline"
+        };
         run(c, name, &rt, &p);
         rt.block_on(async {
             let top = p.current().version;

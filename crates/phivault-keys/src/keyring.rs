@@ -207,9 +207,9 @@ impl Keyring {
         let material = random32()?;
         let local = LocalKek::new(1, &material).map_err(|_| KeyringError::Random)?;
         let sealing = match protect {
-            Some((pass, params)) => Some(
-                SealingKey::derive_new(pass, params).map_err(|e| protect_err(e, &path))?,
-            ),
+            Some((pass, params)) => {
+                Some(SealingKey::derive_new(pass, params).map_err(|e| protect_err(e, &path))?)
+            }
             None => None,
         };
         let kek = Kek {
@@ -249,7 +249,8 @@ impl Keyring {
         let (body, sealing) = match probe.format {
             1 => (text, None),
             2 => {
-                let pass = passphrase.ok_or_else(|| KeyringError::PassphraseRequired(path.clone()))?;
+                let pass =
+                    passphrase.ok_or_else(|| KeyringError::PassphraseRequired(path.clone()))?;
                 let file: ProtectedFile = serde_json::from_slice(&text).map_err(|_| malformed())?;
                 let (body, key) = protect::open(&file, pass).map_err(|e| protect_err(e, &path))?;
                 (body, Some(key))
@@ -319,7 +320,8 @@ impl Keyring {
             index_root: STANDARD.encode(self.index_root.as_ref()),
         };
         let body = Zeroizing::new(
-            serde_json::to_vec_pretty(&file).map_err(|_| KeyringError::Malformed(self.path.clone()))?,
+            serde_json::to_vec_pretty(&file)
+                .map_err(|_| KeyringError::Malformed(self.path.clone()))?,
         );
         // The entries held base64 key material: zeroize it before dropping.
         for mut e in file.keks {
@@ -350,7 +352,8 @@ impl Keyring {
     /// protected one under a new passphrase. Written atomically.
     pub fn protect(&self, passphrase: &Passphrase, params: KdfParams) -> Result<(), KeyringError> {
         let _w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let sealing = SealingKey::derive_new(passphrase, params).map_err(|e| protect_err(e, &self.path))?;
+        let sealing =
+            SealingKey::derive_new(passphrase, params).map_err(|e| protect_err(e, &self.path))?;
         {
             let state = self.read();
             let mut it = state

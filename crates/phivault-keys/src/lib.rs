@@ -22,7 +22,9 @@ pub mod pkcs11;
 mod secret;
 pub mod transit;
 
-pub use error::{ProviderError, ProviderErrorKind, RetireError, RewrapError, RotateError, VersionsError};
+pub use error::{
+    ProviderError, ProviderErrorKind, RetireError, RewrapError, RotateError, VersionsError,
+};
 pub use secret::{Passphrase, Pin, SecretLoadError, VaultToken};
 
 use phivault_core::envelope::{DataKey, KekRef, UnwrapError, WrapError, WrappedDek};

@@ -40,7 +40,9 @@ use cryptoki::types::{AuthPin, Date};
 use phivault_core::envelope::{DataKey, KekRef, UnwrapError, WrapError, WrappedDek};
 use zeroize::Zeroizing;
 
-use crate::{KekInfo, KeyProvider, Pin, ProviderError, ProviderErrorKind, RetireError, RotateError};
+use crate::{
+    KekInfo, KeyProvider, Pin, ProviderError, ProviderErrorKind, RetireError, RotateError,
+};
 
 const KIND: u8 = 2;
 const IV_LEN: usize = 12;
@@ -245,7 +247,10 @@ impl Inner {
     }
 
     /// Reads the KEK versions in the token: `(version, handle, created)`.
-    fn scan(&self, s: &Session) -> Result<Vec<(u32, ObjectHandle, Option<jiff::Timestamp>)>, Pkcs11Error> {
+    fn scan(
+        &self,
+        s: &Session,
+    ) -> Result<Vec<(u32, ObjectHandle, Option<jiff::Timestamp>)>, Pkcs11Error> {
         let template = [
             Attribute::Class(ObjectClass::SECRET_KEY),
             Attribute::KeyType(KeyType::AES),
@@ -291,7 +296,12 @@ impl Inner {
         Ok(())
     }
 
-    fn generate(&self, s: &Session, version: u32, now: jiff::Timestamp) -> Result<ObjectHandle, Pkcs11Error> {
+    fn generate(
+        &self,
+        s: &Session,
+        version: u32,
+        now: jiff::Timestamp,
+    ) -> Result<ObjectHandle, Pkcs11Error> {
         let mut template = vec![
             Attribute::Class(ObjectClass::SECRET_KEY),
             Attribute::KeyType(KeyType::AES),
@@ -349,17 +359,27 @@ impl Inner {
         Ok(payload)
     }
 
-    fn decrypt(&self, key: ObjectHandle, payload: &[u8], aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, UnwrapError> {
-        let (iv, ct) = payload.split_at_checked(IV_LEN).ok_or(UnwrapError::Malformed)?;
+    fn decrypt(
+        &self,
+        key: ObjectHandle,
+        payload: &[u8],
+        aad: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, UnwrapError> {
+        let (iv, ct) = payload
+            .split_at_checked(IV_LEN)
+            .ok_or(UnwrapError::Malformed)?;
         let mut iv: [u8; IV_LEN] = iv.try_into().map_err(|_| UnwrapError::Malformed)?;
-        let params = GcmParams::new(&mut iv, aad, 128.into()).map_err(|_| UnwrapError::Malformed)?;
+        let params =
+            GcmParams::new(&mut iv, aad, 128.into()).map_err(|_| UnwrapError::Malformed)?;
         let s = self.session().map_err(|_| UnwrapError::Integrity)?;
         match s.decrypt(&Mechanism::AesGcm(params), key, ct) {
             Ok(p) => Ok(Zeroizing::new(p)),
             // SoftHSM2 reports a GCM tag mismatch as CKR_GENERAL_ERROR;
             // tokens following the spec say CKR_ENCRYPTED_DATA_INVALID.
             Err(CkError::Pkcs11(
-                RvError::EncryptedDataInvalid | RvError::EncryptedDataLenRange | RvError::GeneralError,
+                RvError::EncryptedDataInvalid
+                | RvError::EncryptedDataLenRange
+                | RvError::GeneralError,
                 _,
             )) => Err(UnwrapError::Integrity),
             Err(e) => {
@@ -386,7 +406,10 @@ impl Pkcs11Provider {
     }
 
     /// [`Self::connect`] on the calling thread.
-    pub fn connect_blocking(config: Pkcs11Config, now: jiff::Timestamp) -> Result<Self, Pkcs11Error> {
+    pub fn connect_blocking(
+        config: Pkcs11Config,
+        now: jiff::Timestamp,
+    ) -> Result<Self, Pkcs11Error> {
         let ctx = context(&config.module)?;
         let slot = find_slot(&ctx, &config.token_label)?;
         let pin = AuthPin::new(config.pin.expose_secret().to_owned());
@@ -460,7 +483,12 @@ impl KeyProvider for Pkcs11Provider {
         }
     }
 
-    async fn wrap(&self, dek: &DataKey, collection: &str, record_id: &str) -> Result<WrappedDek, WrapError> {
+    async fn wrap(
+        &self,
+        dek: &DataKey,
+        collection: &str,
+        record_id: &str,
+    ) -> Result<WrappedDek, WrapError> {
         let kek = self.current();
         let key = self.inner.handle(kek.version).ok_or(WrapError)?;
         let aad = WrappedDek::aad(kek, dek.id(), collection, record_id);
@@ -480,7 +508,12 @@ impl KeyProvider for Pkcs11Provider {
         })
     }
 
-    async fn unwrap(&self, wrapped: &WrappedDek, collection: &str, record_id: &str) -> Result<DataKey, UnwrapError> {
+    async fn unwrap(
+        &self,
+        wrapped: &WrappedDek,
+        collection: &str,
+        record_id: &str,
+    ) -> Result<DataKey, UnwrapError> {
         let kek = wrapped.kek;
         if kek.provider != KIND {
             return Err(UnwrapError::UnknownKek(kek.version));
@@ -489,8 +522,12 @@ impl KeyProvider for Pkcs11Provider {
             Some(h) => h,
             None => {
                 // Maybe rotated by another process since we connected.
-                self.refresh().await.map_err(|_| UnwrapError::UnknownKek(kek.version))?;
-                self.inner.handle(kek.version).ok_or(UnwrapError::UnknownKek(kek.version))?
+                self.refresh()
+                    .await
+                    .map_err(|_| UnwrapError::UnknownKek(kek.version))?;
+                self.inner
+                    .handle(kek.version)
+                    .ok_or(UnwrapError::UnknownKek(kek.version))?
             }
         };
         let aad = WrappedDek::aad(kek, wrapped.dek_id, collection, record_id);
@@ -503,7 +540,10 @@ impl KeyProvider for Pkcs11Provider {
                 UnwrapError::UnknownKek(_) => UnwrapError::UnknownKek(kek.version),
                 e => e,
             })?;
-        let bytes: [u8; 32] = plain.as_slice().try_into().map_err(|_| UnwrapError::Integrity)?;
+        let bytes: [u8; 32] = plain
+            .as_slice()
+            .try_into()
+            .map_err(|_| UnwrapError::Integrity)?;
         Ok(DataKey::from_parts(wrapped.dek_id, Zeroizing::new(bytes)))
     }
 
@@ -515,7 +555,10 @@ impl KeyProvider for Pkcs11Provider {
             .map_err(|e| provider_err(&e))?;
         Ok(found
             .into_iter()
-            .map(|(version, _, created_at)| KekInfo { version, created_at })
+            .map(|(version, _, created_at)| KekInfo {
+                version,
+                created_at,
+            })
             .collect())
     }
 
@@ -525,14 +568,20 @@ impl KeyProvider for Pkcs11Provider {
             .await
             .map_err(|e| ProviderError::new(ProviderErrorKind::Unavailable, e.to_string()))?
             .map_err(|e| provider_err(&e))?;
-        Ok(KekRef { provider: KIND, version })
+        Ok(KekRef {
+            provider: KIND,
+            version,
+        })
     }
 
     /// Destroys the token objects of versions below `version`: irreversible.
     async fn retire_below(&self, version: u32) -> Result<Vec<u32>, RetireError> {
         let current = self.inner.current();
         if version > current {
-            return Err(RetireError::WouldRemoveCurrent { requested: version, current });
+            return Err(RetireError::WouldRemoveCurrent {
+                requested: version,
+                current,
+            });
         }
         let removed = self
             .blocking(move |i| -> Result<Vec<u32>, Pkcs11Error> {
@@ -542,7 +591,10 @@ impl KeyProvider for Pkcs11Provider {
                 for (v, h, _) in i.scan(&s)? {
                     if v < version {
                         s.destroy_object(h).map_err(tok("destroy object"))?;
-                        i.keys.write().unwrap_or_else(PoisonError::into_inner).remove(&v);
+                        i.keys
+                            .write()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .remove(&v);
                         removed.push(v);
                     }
                 }

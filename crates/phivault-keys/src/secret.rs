@@ -116,6 +116,10 @@ mod tests {
         std::fs::write(&f, "\n").unwrap();
         let e = Passphrase::from_file(&f).unwrap_err().to_string();
         assert!(e.contains("is empty"), "{e}");
-        assert!(Pin::from_env("PHIVAULT_TEST_UNSET_VARIABLE_X").unwrap().is_none());
+        assert!(
+            Pin::from_env("PHIVAULT_TEST_UNSET_VARIABLE_X")
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -113,7 +113,8 @@ impl SealingKey {
     }
 
     fn aead(&self) -> Result<LessSafeKey, ProtectError> {
-        let k = UnboundKey::new(&AES_256_GCM, self.key.as_ref()).map_err(|_| ProtectError::Crypto)?;
+        let k =
+            UnboundKey::new(&AES_256_GCM, self.key.as_ref()).map_err(|_| ProtectError::Crypto)?;
         Ok(LessSafeKey::new(k))
     }
 

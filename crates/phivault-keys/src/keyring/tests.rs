@@ -64,17 +64,26 @@ async fn protect_then_open_needs_the_passphrase() {
     assert_eq!(json["format"], 2);
     assert_eq!(json["protection"], "argon2id");
     assert_eq!(json["kdf"]["m"], 64);
-    assert!(json.get("keks").is_none(), "key material must not be in clear");
+    assert!(
+        json.get("keks").is_none(),
+        "key material must not be in clear"
+    );
 
     let e = Keyring::open(dir.path()).unwrap_err();
     assert!(matches!(e, KeyringError::PassphraseRequired(_)), "{e}");
     let wrong = Passphrase::new("wrong".into());
     let e = Keyring::open_with(dir.path(), Some(&wrong)).unwrap_err();
-    assert_eq!(e.to_string(), "keyring passphrase is wrong or the file was altered");
+    assert_eq!(
+        e.to_string(),
+        "keyring passphrase is wrong or the file was altered"
+    );
 
     let again = Keyring::open_with(dir.path(), Some(&pass)).unwrap();
     assert!(again.is_protected());
-    assert_eq!(again.unwrap(&w, "c", "r").await.unwrap().expose(), dek.expose());
+    assert_eq!(
+        again.unwrap(&w, "c", "r").await.unwrap().expose(),
+        dek.expose()
+    );
     assert_eq!(again.index_root().as_ref(), k.index_root().as_ref());
 }
 
@@ -104,15 +113,27 @@ async fn rotate_rewrap_retire() {
 
     let now: jiff::Timestamp = "2026-02-01T00:00:00Z".parse().unwrap();
     let v2 = k.rotate(now).await.unwrap();
-    assert_eq!(v2, KekRef { provider: 1, version: 2 });
+    assert_eq!(
+        v2,
+        KekRef {
+            provider: 1,
+            version: 2
+        }
+    );
     assert_eq!(k.current(), v2);
     let w2 = k.wrap(&dek, "c", "r").await.unwrap();
     assert_eq!(w2.kek.version, 2);
-    assert_eq!(k.unwrap(&w1, "c", "r").await.unwrap().expose(), dek.expose());
+    assert_eq!(
+        k.unwrap(&w1, "c", "r").await.unwrap().expose(),
+        dek.expose()
+    );
 
     let re = k.rewrap(&w1, "c", "r").await.unwrap();
     assert_eq!(re.kek, v2);
-    assert_eq!(k.unwrap(&re, "c", "r").await.unwrap().expose(), dek.expose());
+    assert_eq!(
+        k.unwrap(&re, "c", "r").await.unwrap().expose(),
+        dek.expose()
+    );
     assert!(k.rewrap(&w1, "c", "other").await.is_err());
 
     let infos = k.versions().await.unwrap();
@@ -123,11 +144,17 @@ async fn rotate_rewrap_retire() {
     let again = Keyring::open_with(dir.path(), Some(&pass)).unwrap();
     assert!(again.is_protected());
     assert_eq!(again.current().version, 2);
-    assert_eq!(again.unwrap(&w1, "c", "r").await.unwrap().expose(), dek.expose());
+    assert_eq!(
+        again.unwrap(&w1, "c", "r").await.unwrap().expose(),
+        dek.expose()
+    );
 
     assert!(matches!(
         k.retire_below(3).await,
-        Err(RetireError::WouldRemoveCurrent { requested: 3, current: 2 })
+        Err(RetireError::WouldRemoveCurrent {
+            requested: 3,
+            current: 2
+        })
     ));
     assert_eq!(k.retire_below(2).await.unwrap(), [1]);
     assert_eq!(
@@ -136,5 +163,8 @@ async fn rotate_rewrap_retire() {
     );
     let again = Keyring::open_with(dir.path(), Some(&pass)).unwrap();
     assert_eq!(again.keks().len(), 1);
-    assert_eq!(again.unwrap(&re, "c", "r").await.unwrap().expose(), dek.expose());
+    assert_eq!(
+        again.unwrap(&re, "c", "r").await.unwrap().expose(),
+        dek.expose()
+    );
 }

@@ -2,6 +2,8 @@
 //! the env the tests print `skipping PKCS#11` and pass, unless
 //! `PHIVAULT_REQUIRE_HSM=1`.
 
+#![allow(clippy::print_stderr, reason = "the skip notice scripts grep for")]
+
 use cryptoki::object::AttributeInfo;
 
 use super::*;
@@ -16,10 +18,13 @@ pub(crate) fn test_config(test: &str) -> Option<Pkcs11Config> {
             std::env::var("PHIVAULT_REQUIRE_HSM").as_deref() != Ok("1"),
             "PHIVAULT_REQUIRE_HSM=1 but PHIVAULT_TEST_PKCS11_MODULE/PIN are not set (run scripts/softhsm)"
         );
-        eprintln!("skipping PKCS#11: PHIVAULT_TEST_PKCS11_MODULE/PIN not set (see scripts/softhsm)");
+        eprintln!(
+            "skipping PKCS#11: PHIVAULT_TEST_PKCS11_MODULE/PIN not set (see scripts/softhsm)"
+        );
         return None;
     };
-    let token = std::env::var("PHIVAULT_TEST_PKCS11_TOKEN").unwrap_or_else(|_| "phivault-test".into());
+    let token =
+        std::env::var("PHIVAULT_TEST_PKCS11_TOKEN").unwrap_or_else(|_| "phivault-test".into());
     let mut c = Pkcs11Config::new(module, token, Pin::new(pin));
     let mut tag = [0u8; 4];
     aws_lc_rs::rand::fill(&mut tag).unwrap();
@@ -47,27 +52,49 @@ async fn cleanup(p: &Pkcs11Provider) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrap_unwrap_roundtrip_and_wrong_aad() {
-    let Some(p) = connect("roundtrip").await else { return };
-    assert_eq!(p.current(), KekRef { provider: 2, version: 1 });
+    let Some(p) = connect("roundtrip").await else {
+        return;
+    };
+    assert_eq!(
+        p.current(),
+        KekRef {
+            provider: 2,
+            version: 1
+        }
+    );
     let dek = DataKey::generate().unwrap();
     let w = p.wrap(&dek, "patients", "r1").await.unwrap();
     assert_eq!(w.kek, p.current());
     assert_eq!(w.payload.len(), 12 + 32 + 16);
     let decoded = WrappedDek::decode(&w.encode()).unwrap();
-    assert_eq!(p.unwrap(&decoded, "patients", "r1").await.unwrap().expose(), dek.expose());
-    assert_eq!(p.unwrap(&w, "patients", "r2").await.unwrap_err(), UnwrapError::Integrity);
-    assert_eq!(p.unwrap(&w, "notes", "r1").await.unwrap_err(), UnwrapError::Integrity);
+    assert_eq!(
+        p.unwrap(&decoded, "patients", "r1").await.unwrap().expose(),
+        dek.expose()
+    );
+    assert_eq!(
+        p.unwrap(&w, "patients", "r2").await.unwrap_err(),
+        UnwrapError::Integrity
+    );
+    assert_eq!(
+        p.unwrap(&w, "notes", "r1").await.unwrap_err(),
+        UnwrapError::Integrity
+    );
     let mut bad = w.clone();
     if let Some(b) = bad.payload.last_mut() {
         *b ^= 1;
     }
-    assert_eq!(p.unwrap(&bad, "patients", "r1").await.unwrap_err(), UnwrapError::Integrity);
+    assert_eq!(
+        p.unwrap(&bad, "patients", "r1").await.unwrap_err(),
+        UnwrapError::Integrity
+    );
     cleanup(&p).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_keeps_old_versions() {
-    let Some(c) = test_config("rotate") else { return };
+    let Some(c) = test_config("rotate") else {
+        return;
+    };
     let mut c2 = Pkcs11Config::new(c.module.clone(), c.token_label.clone(), c.pin.clone());
     c2.key_label = c.key_label.clone();
     c2.offload = false;
@@ -78,34 +105,58 @@ async fn rotation_keeps_old_versions() {
     assert_eq!(v2.version, 2);
     let w2 = p.wrap(&dek, "c", "r").await.unwrap();
     assert_eq!(w2.kek, v2);
-    assert_eq!(p.unwrap(&w1, "c", "r").await.unwrap().expose(), dek.expose());
+    assert_eq!(
+        p.unwrap(&w1, "c", "r").await.unwrap().expose(),
+        dek.expose()
+    );
     let re = p.rewrap(&w1, "c", "r").await.unwrap();
     assert_eq!(re.kek, v2);
-    assert_eq!(p.unwrap(&re, "c", "r").await.unwrap().expose(), dek.expose());
+    assert_eq!(
+        p.unwrap(&re, "c", "r").await.unwrap().expose(),
+        dek.expose()
+    );
     let infos = p.versions().await.unwrap();
     assert_eq!(infos.iter().map(|i| i.version).collect::<Vec<_>>(), [1, 2]);
 
     // A second instance (inline calls, no create) sees both versions.
     let other = Pkcs11Provider::connect(c2, now()).await.unwrap();
     assert_eq!(other.current(), v2);
-    assert_eq!(other.unwrap(&w1, "c", "r").await.unwrap().expose(), dek.expose());
+    assert_eq!(
+        other.unwrap(&w1, "c", "r").await.unwrap().expose(),
+        dek.expose()
+    );
 
     assert_eq!(p.retire_below(2).await.unwrap(), [1]);
-    assert_eq!(p.unwrap(&w1, "c", "r").await.unwrap_err(), UnwrapError::UnknownKek(1));
+    assert_eq!(
+        p.unwrap(&w1, "c", "r").await.unwrap_err(),
+        UnwrapError::UnknownKek(1)
+    );
     cleanup(&p).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kek_is_not_extractable() {
-    let Some(p) = connect("extract").await else { return };
+    let Some(p) = connect("extract").await else {
+        return;
+    };
     p.with_session(|s, h| {
         let h = h.unwrap();
         let info = s.get_attribute_info(h, &[AttributeType::Value]).unwrap();
-        assert!(matches!(info.as_slice(), [AttributeInfo::Sensitive]), "{info:?}");
+        assert!(
+            matches!(info.as_slice(), [AttributeInfo::Sensitive]),
+            "{info:?}"
+        );
         let attrs = s.get_attributes(h, &[AttributeType::Value]).unwrap();
         assert!(attrs.is_empty(), "CKA_VALUE was returned");
         let flags = s
-            .get_attributes(h, &[AttributeType::Extractable, AttributeType::Sensitive, AttributeType::Token])
+            .get_attributes(
+                h,
+                &[
+                    AttributeType::Extractable,
+                    AttributeType::Sensitive,
+                    AttributeType::Token,
+                ],
+            )
             .unwrap();
         assert!(flags.contains(&Attribute::Extractable(false)));
         assert!(flags.contains(&Attribute::Sensitive(true)));
@@ -122,9 +173,14 @@ async fn kek_is_not_extractable() {
                 ],
             )
             .unwrap();
-        let e = s.wrap_key(&Mechanism::AesKeyWrapPad, wrapping, h).unwrap_err();
+        let e = s
+            .wrap_key(&Mechanism::AesKeyWrapPad, wrapping, h)
+            .unwrap_err();
         assert!(
-            matches!(e, CkError::Pkcs11(RvError::KeyUnextractable | RvError::KeyNotWrappable, _)),
+            matches!(
+                e,
+                CkError::Pkcs11(RvError::KeyUnextractable | RvError::KeyNotWrappable, _)
+            ),
             "{e}"
         );
         s.destroy_object(wrapping).unwrap();
@@ -134,14 +190,18 @@ async fn kek_is_not_extractable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn debug_and_errors_never_show_the_pin() {
-    let Some(mut c) = test_config("debug") else { return };
+    let Some(mut c) = test_config("debug") else {
+        return;
+    };
     let pin = c.pin.expose_secret().to_owned();
     assert!(!format!("{c:?}").contains(&pin));
     c.create_if_missing = false;
     let e = Pkcs11Provider::connect(c, now()).await.unwrap_err();
     assert!(matches!(e, Pkcs11Error::NoKek(_)), "{e}");
 
-    let Some(mut c) = test_config("debug") else { return };
+    let Some(mut c) = test_config("debug") else {
+        return;
+    };
     c.pin = Pin::new("00000000".into());
     // A wrong PIN: refused, and the PIN is not in the message. (SoftHSM
     // counts failures; one wrong attempt per run does not lock the token.)
@@ -152,6 +212,9 @@ async fn debug_and_errors_never_show_the_pin() {
 
     let p = connect("debug").await.unwrap();
     let shown = format!("{p:?}");
-    assert!(shown.contains("Pkcs11Provider") && !shown.contains(&pin), "{shown}");
+    assert!(
+        shown.contains("Pkcs11Provider") && !shown.contains(&pin),
+        "{shown}"
+    );
     cleanup(&p).await;
 }

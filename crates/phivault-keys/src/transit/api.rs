@@ -51,7 +51,9 @@ impl TransitError {
         match self {
             Self::Unreachable(_) => ProviderErrorKind::Unavailable,
             Self::Denied { .. } => ProviderErrorKind::Denied,
-            Self::Config(_) | Self::Rejected { .. } | Self::NotAead(_) => ProviderErrorKind::Rejected,
+            Self::Config(_) | Self::Rejected { .. } | Self::NotAead(_) => {
+                ProviderErrorKind::Rejected
+            }
             Self::Protocol(_) => ProviderErrorKind::Protocol,
         }
     }
@@ -148,7 +150,12 @@ impl Call {
         })
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> Result<Option<bytes_text::Body>, TransitError> {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<Option<bytes_text::Body>, TransitError> {
         let url = format!("{}/v1/{}/{path}", self.base, self.mount);
         let mut req = self
             .client
@@ -187,7 +194,12 @@ impl Call {
         Ok(Some(bytes_text::Body(text)))
     }
 
-    async fn data<T: serde::de::DeserializeOwned>(&self, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> Result<T, TransitError> {
+    async fn data<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<T, TransitError> {
         let text = self
             .send(method, path, body)
             .await?
@@ -198,36 +210,63 @@ impl Call {
     }
 
     pub(super) async fn read_key(&self) -> Result<KeyData, TransitError> {
-        self.data(reqwest::Method::GET, &format!("keys/{}", self.key), None).await
+        self.data(reqwest::Method::GET, &format!("keys/{}", self.key), None)
+            .await
     }
 
-    pub(super) async fn encrypt(&self, plaintext_b64: &str, aad_b64: &str, version: u32) -> Result<String, TransitError> {
-        let body = json!({"plaintext": plaintext_b64, "associated_data": aad_b64, "key_version": version});
+    pub(super) async fn encrypt(
+        &self,
+        plaintext_b64: &str,
+        aad_b64: &str,
+        version: u32,
+    ) -> Result<String, TransitError> {
+        let body =
+            json!({"plaintext": plaintext_b64, "associated_data": aad_b64, "key_version": version});
         let c: Ciphertext = self
-            .data(reqwest::Method::POST, &format!("encrypt/{}", self.key), Some(body))
+            .data(
+                reqwest::Method::POST,
+                &format!("encrypt/{}", self.key),
+                Some(body),
+            )
             .await?;
         Ok(c.ciphertext)
     }
 
-    pub(super) async fn decrypt(&self, ciphertext: &str, aad_b64: &str) -> Result<Zeroizing<String>, TransitError> {
+    pub(super) async fn decrypt(
+        &self,
+        ciphertext: &str,
+        aad_b64: &str,
+    ) -> Result<Zeroizing<String>, TransitError> {
         let body = json!({"ciphertext": ciphertext, "associated_data": aad_b64});
         let p: Plaintext = self
-            .data(reqwest::Method::POST, &format!("decrypt/{}", self.key), Some(body))
+            .data(
+                reqwest::Method::POST,
+                &format!("decrypt/{}", self.key),
+                Some(body),
+            )
             .await?;
         Ok(Zeroizing::new(p.plaintext))
     }
 
     pub(super) async fn rotate(&self) -> Result<(), TransitError> {
-        self.send(reqwest::Method::POST, &format!("keys/{}/rotate", self.key), Some(json!({})))
-            .await
-            .map(|_| ())
+        self.send(
+            reqwest::Method::POST,
+            &format!("keys/{}/rotate", self.key),
+            Some(json!({})),
+        )
+        .await
+        .map(|_| ())
     }
 
     pub(super) async fn set_min_decryption_version(&self, v: u32) -> Result<(), TransitError> {
         let body = json!({"min_decryption_version": v});
-        self.send(reqwest::Method::POST, &format!("keys/{}/config", self.key), Some(body))
-            .await
-            .map(|_| ())
+        self.send(
+            reqwest::Method::POST,
+            &format!("keys/{}/config", self.key),
+            Some(body),
+        )
+        .await
+        .map(|_| ())
     }
 }
 

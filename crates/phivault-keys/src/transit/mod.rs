@@ -173,7 +173,12 @@ impl KeyProvider for TransitProvider {
         }
     }
 
-    async fn wrap(&self, dek: &DataKey, collection: &str, record_id: &str) -> Result<WrappedDek, WrapError> {
+    async fn wrap(
+        &self,
+        dek: &DataKey,
+        collection: &str,
+        record_id: &str,
+    ) -> Result<WrappedDek, WrapError> {
         let kek = self.current();
         let aad = WrappedDek::aad(kek, dek.id(), collection, record_id);
         let plaintext = Zeroizing::new(STANDARD.encode(dek.expose()));
@@ -198,13 +203,22 @@ impl KeyProvider for TransitProvider {
         })
     }
 
-    async fn unwrap(&self, wrapped: &WrappedDek, collection: &str, record_id: &str) -> Result<DataKey, UnwrapError> {
+    async fn unwrap(
+        &self,
+        wrapped: &WrappedDek,
+        collection: &str,
+        record_id: &str,
+    ) -> Result<DataKey, UnwrapError> {
         let kek = wrapped.kek;
         if kek.provider != KIND {
             return Err(UnwrapError::UnknownKek(kek.version));
         }
         let aad = WrappedDek::aad(kek, wrapped.dek_id, collection, record_id);
-        let ct = format!("vault:v{}:{}", kek.version, STANDARD.encode(&wrapped.payload));
+        let ct = format!(
+            "vault:v{}:{}",
+            kek.version,
+            STANDARD.encode(&wrapped.payload)
+        );
         let plain = self
             .call
             .decrypt(&ct, &STANDARD.encode(aad))
@@ -217,8 +231,15 @@ impl KeyProvider for TransitProvider {
                     UnwrapError::UnknownKek(kek.version)
                 }
             })?;
-        let bytes = Zeroizing::new(STANDARD.decode(plain.as_bytes()).map_err(|_| UnwrapError::Integrity)?);
-        let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| UnwrapError::Integrity)?;
+        let bytes = Zeroizing::new(
+            STANDARD
+                .decode(plain.as_bytes())
+                .map_err(|_| UnwrapError::Integrity)?,
+        );
+        let key: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| UnwrapError::Integrity)?;
         Ok(DataKey::from_parts(wrapped.dek_id, Zeroizing::new(key)))
     }
 
@@ -229,7 +250,10 @@ impl KeyProvider for TransitProvider {
     async fn rotate(&self, _now: jiff::Timestamp) -> Result<KekRef, RotateError> {
         self.call.rotate().await.map_err(pe)?;
         let version = self.refresh().await.map_err(pe)?;
-        Ok(KekRef { provider: KIND, version })
+        Ok(KekRef {
+            provider: KIND,
+            version,
+        })
     }
 
     async fn retire_below(&self, version: u32) -> Result<Vec<u32>, RetireError> {
@@ -246,7 +270,10 @@ impl KeyProvider for TransitProvider {
             .filter(|v| *v < version)
             .collect();
         if !removed.is_empty() {
-            self.call.set_min_decryption_version(version).await.map_err(pe)?;
+            self.call
+                .set_min_decryption_version(version)
+                .await
+                .map_err(pe)?;
         }
         Ok(removed)
     }
