@@ -4,7 +4,8 @@
 
 #![allow(clippy::print_stderr, reason = "the skip notice scripts grep for")]
 
-use cryptoki::object::AttributeInfo;
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeInfo, AttributeType};
 
 use super::*;
 
