@@ -2,13 +2,27 @@
 //!
 //! It holds the versioned KEKs and the blind-index root key. The file is
 //! written atomically (temporary file, fsync, rename) so a crash never leaves
-//! a half-written keyring.
+//! a half-written keyring; rotation and retirement write the new file first
+//! and change the in-memory keyring only once it is on disk.
+//!
+//! Two file formats open:
+//! - format 1, `"protection": "none"`: the key material in base64. Kept for
+//!   zero-config starts; [`Keyring::is_protected`] lets the caller warn.
+//! - format 2, `"protection": "argon2id"`: the format-1 body sealed under a
+//!   passphrase (see [`protect`]). [`Keyring::protect`] converts a format-1
+//!   file (or changes the passphrase of a format-2 one); rotation keeps it
+//!   protected.
+
+mod protect;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -16,13 +30,17 @@ use phivault_core::envelope::{DataKey, KekRef, LocalKek, UnwrapError, WrapError,
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::KeyProvider;
+pub use crate::KekInfo;
+use crate::{KeyProvider, Passphrase, ProviderError, ProviderErrorKind, RetireError, RotateError};
+pub use protect::KdfParams;
+use protect::{ProtectError, ProtectedFile, SealingKey};
 
 /// The keyring file name inside the keys directory.
 pub const FILE_NAME: &str = "keyring.json";
 
 /// Errors opening or writing a keyring. Never contains key material.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyringError {
     /// Reading or writing the file failed.
     #[error("keyring file `{path}`: {source}")]
@@ -41,6 +59,15 @@ pub enum KeyringError {
     /// The system random generator failed.
     #[error("the system random generator failed")]
     Random,
+    /// The file is passphrase-protected and no passphrase was given.
+    #[error("keyring file `{0}` is protected: a passphrase is required")]
+    PassphraseRequired(PathBuf),
+    /// The passphrase does not open the file (or the file was altered).
+    #[error("keyring passphrase is wrong or the file was altered")]
+    WrongPassphrase,
+    /// A version number would overflow.
+    #[error("keyring has no more version numbers")]
+    VersionsExhausted,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -59,29 +86,45 @@ struct KeyringFile {
     index_root: String,
 }
 
-/// Metadata of one KEK version (no key material).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KekInfo {
-    /// Version number.
-    pub version: u32,
-    /// Creation time (RFC 3339).
-    pub created_at: String,
+#[derive(Deserialize)]
+struct FormatProbe {
+    format: u32,
+}
+
+struct Kek {
+    material: Zeroizing<[u8; 32]>,
+    local: LocalKek,
+    created_at: String,
+}
+
+struct State {
+    keks: BTreeMap<u32, Kek>,
+    sealing: Option<SealingKey>,
+}
+
+impl State {
+    fn current(&self) -> u32 {
+        // INVARIANT: `keks` is never empty (open checks, retire keeps current).
+        self.keks.keys().next_back().copied().unwrap_or(0)
+    }
 }
 
 /// The opened keyring: a key provider plus the blind-index root key.
 pub struct Keyring {
     path: PathBuf,
-    current: u32,
-    keks: BTreeMap<u32, LocalKek>,
-    info: Vec<KekInfo>,
     index_root: Zeroizing<[u8; 32]>,
+    state: RwLock<State>,
+    // Serializes writers (rotate, retire, protect) so each writes a file that
+    // contains the other's change.
+    writer: Mutex<()>,
 }
 
 impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Keyring")
             .field("path", &self.path)
-            .field("current", &self.current)
+            .field("current", &self.read().current())
+            .field("protected", &self.is_protected())
             .finish_non_exhaustive()
     }
 }
@@ -127,69 +170,255 @@ fn write_private(path: &Path, contents: &[u8]) -> Result<(), KeyringError> {
     Ok(())
 }
 
+fn protect_err(e: ProtectError, path: &Path) -> KeyringError {
+    match e {
+        ProtectError::Malformed => KeyringError::Malformed(path.to_owned()),
+        ProtectError::Integrity => KeyringError::WrongPassphrase,
+        ProtectError::Crypto => KeyringError::Random,
+    }
+}
+
 impl Keyring {
-    /// Creates a new keyring with KEK version 1 and a fresh index root key.
+    /// Creates a new unprotected (format 1) keyring with KEK version 1 and a
+    /// fresh index root key.
     pub fn create(dir: &Path, now_rfc3339: &str) -> Result<Self, KeyringError> {
+        Self::create_inner(dir, now_rfc3339, None)
+    }
+
+    /// Creates a new keyring sealed under `passphrase` (format 2).
+    pub fn create_protected(
+        dir: &Path,
+        now_rfc3339: &str,
+        passphrase: &Passphrase,
+        params: KdfParams,
+    ) -> Result<Self, KeyringError> {
+        Self::create_inner(dir, now_rfc3339, Some((passphrase, params)))
+    }
+
+    fn create_inner(
+        dir: &Path,
+        now: &str,
+        protect: Option<(&Passphrase, KdfParams)>,
+    ) -> Result<Self, KeyringError> {
         let path = dir.join(FILE_NAME);
         if path.exists() {
             return Err(KeyringError::Exists(path));
         }
-        let kek = random32()?;
-        let root = random32()?;
-        let file = KeyringFile {
-            format: 1,
-            protection: "none".into(),
-            current: 1,
-            keks: vec![KekEntry {
-                version: 1,
-                created_at: now_rfc3339.to_owned(),
-                key: STANDARD.encode(kek.as_ref()),
-            }],
-            index_root: STANDARD.encode(root.as_ref()),
+        let material = random32()?;
+        let local = LocalKek::new(1, &material).map_err(|_| KeyringError::Random)?;
+        let sealing = match protect {
+            Some((pass, params)) => {
+                Some(SealingKey::derive_new(pass, params).map_err(|e| protect_err(e, &path))?)
+            }
+            None => None,
         };
-        let text = Zeroizing::new(
-            serde_json::to_vec_pretty(&file).map_err(|_| KeyringError::Malformed(path.clone()))?,
-        );
-        write_private(&path, &text)?;
-        Self::open(dir)
+        let kek = Kek {
+            material,
+            local,
+            created_at: now.to_owned(),
+        };
+        let state = State {
+            keks: BTreeMap::from([(1, kek)]),
+            sealing,
+        };
+        let keyring = Self {
+            index_root: random32()?,
+            path,
+            state: RwLock::new(state),
+            writer: Mutex::new(()),
+        };
+        keyring.persist(&keyring.read())?;
+        Ok(keyring)
     }
 
-    /// Opens an existing keyring.
+    /// Opens an existing keyring; a protected one needs [`Self::open_with`].
     pub fn open(dir: &Path) -> Result<Self, KeyringError> {
+        Self::open_with(dir, None)
+    }
+
+    /// Opens an existing keyring of either format. The passphrase is needed
+    /// only for a protected (format 2) file and ignored for format 1.
+    pub fn open_with(dir: &Path, passphrase: Option<&Passphrase>) -> Result<Self, KeyringError> {
         let path = dir.join(FILE_NAME);
+        let malformed = || KeyringError::Malformed(path.clone());
         let text = Zeroizing::new(fs::read(&path).map_err(|source| KeyringError::Io {
             path: path.clone(),
             source,
         })?);
-        let file: KeyringFile =
-            serde_json::from_slice(&text).map_err(|_| KeyringError::Malformed(path.clone()))?;
+        let probe: FormatProbe = serde_json::from_slice(&text).map_err(|_| malformed())?;
+        let (body, sealing) = match probe.format {
+            1 => (text, None),
+            2 => {
+                let pass =
+                    passphrase.ok_or_else(|| KeyringError::PassphraseRequired(path.clone()))?;
+                let file: ProtectedFile = serde_json::from_slice(&text).map_err(|_| malformed())?;
+                let (body, key) = protect::open(&file, pass).map_err(|e| protect_err(e, &path))?;
+                (body, Some(key))
+            }
+            _ => return Err(malformed()),
+        };
+        let file: KeyringFile = serde_json::from_slice(&body).map_err(|_| malformed())?;
         if file.format != 1 || file.protection != "none" {
-            return Err(KeyringError::Malformed(path));
+            return Err(malformed());
         }
         let mut keks = BTreeMap::new();
-        let mut info = Vec::new();
         for e in &file.keks {
             let material = decode32(&e.key, &path)?;
-            let kek = LocalKek::new(e.version, &material)
-                .map_err(|_| KeyringError::Malformed(path.clone()))?;
-            keks.insert(e.version, kek);
-            info.push(KekInfo {
-                version: e.version,
+            let local = LocalKek::new(e.version, &material).map_err(|_| malformed())?;
+            let kek = Kek {
+                material,
+                local,
                 created_at: e.created_at.clone(),
-            });
+            };
+            if keks.insert(e.version, kek).is_some() {
+                return Err(malformed());
+            }
         }
         if !keks.contains_key(&file.current) {
-            return Err(KeyringError::Malformed(path));
+            return Err(malformed());
         }
         let index_root = decode32(&file.index_root, &path)?;
-        drop(file);
         Ok(Self {
             path,
-            current: file_current(&info, &keks)?,
-            keks,
-            info,
             index_root,
+            state: RwLock::new(State { keks, sealing }),
+            writer: Mutex::new(()),
         })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        // A panic while holding the lock cannot leave State half-updated:
+        // every write replaces whole entries after the file is on disk.
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Serializes `keks` (plus the sealing of `state`) and writes the file.
+    fn persist_with(
+        &self,
+        keks: &mut dyn Iterator<Item = (u32, &[u8; 32], &str)>,
+        sealing: Option<&SealingKey>,
+    ) -> Result<(), KeyringError> {
+        let mut entries = Vec::new();
+        let mut current = 0;
+        for (version, material, created_at) in keks {
+            current = current.max(version);
+            entries.push(KekEntry {
+                version,
+                created_at: created_at.to_owned(),
+                key: STANDARD.encode(material),
+            });
+        }
+        let file = KeyringFile {
+            format: 1,
+            protection: "none".into(),
+            current,
+            keks: entries,
+            index_root: STANDARD.encode(self.index_root.as_ref()),
+        };
+        let body = Zeroizing::new(
+            serde_json::to_vec_pretty(&file)
+                .map_err(|_| KeyringError::Malformed(self.path.clone()))?,
+        );
+        // The entries held base64 key material: zeroize it before dropping.
+        for mut e in file.keks {
+            zeroize::Zeroize::zeroize(&mut e.key);
+        }
+        let out = match sealing {
+            Some(s) => Zeroizing::new(s.seal(&body).map_err(|e| protect_err(e, &self.path))?),
+            None => body,
+        };
+        write_private(&self.path, &out)
+    }
+
+    fn persist(&self, state: &State) -> Result<(), KeyringError> {
+        let mut it = state
+            .keks
+            .iter()
+            .map(|(v, k)| (*v, &*k.material, k.created_at.as_str()));
+        self.persist_with(&mut it, state.sealing.as_ref())
+    }
+
+    /// Whether the file is sealed under a passphrase (format 2). The caller
+    /// warns when it is not.
+    pub fn is_protected(&self) -> bool {
+        self.read().sealing.is_some()
+    }
+
+    /// Seals the keyring under `passphrase` (format 1 → 2), or re-seals a
+    /// protected one under a new passphrase. Written atomically.
+    pub fn protect(&self, passphrase: &Passphrase, params: KdfParams) -> Result<(), KeyringError> {
+        let _w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let sealing =
+            SealingKey::derive_new(passphrase, params).map_err(|e| protect_err(e, &self.path))?;
+        {
+            let state = self.read();
+            let mut it = state
+                .keks
+                .iter()
+                .map(|(v, k)| (*v, &*k.material, k.created_at.as_str()));
+            self.persist_with(&mut it, Some(&sealing))?;
+        }
+        self.write().sealing = Some(sealing);
+        Ok(())
+    }
+
+    /// Adds KEK version `current + 1` (file first, then memory) and returns it.
+    pub fn rotate_now(&self, now_rfc3339: &str) -> Result<u32, KeyringError> {
+        let _w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let (version, material) = {
+            let state = self.read();
+            let version = state
+                .current()
+                .checked_add(1)
+                .ok_or(KeyringError::VersionsExhausted)?;
+            let material = random32()?;
+            let mut it = state
+                .keks
+                .iter()
+                .map(|(v, k)| (*v, &*k.material, k.created_at.as_str()))
+                .chain(std::iter::once((version, &*material, now_rfc3339)));
+            self.persist_with(&mut it, state.sealing.as_ref())?;
+            (version, material)
+        };
+        let local = LocalKek::new(version, &material).map_err(|_| KeyringError::Random)?;
+        let kek = Kek {
+            material,
+            local,
+            created_at: now_rfc3339.to_owned(),
+        };
+        self.write().keks.insert(version, kek);
+        Ok(version)
+    }
+
+    /// Removes versions below `version` (file first); returns them.
+    pub fn retire_versions_below(&self, version: u32) -> Result<Vec<u32>, RetireError> {
+        let _w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let removed: Vec<u32> = {
+            let state = self.read();
+            let current = state.current();
+            if version > current {
+                return Err(RetireError::WouldRemoveCurrent {
+                    requested: version,
+                    current,
+                });
+            }
+            let mut it = state
+                .keks
+                .range(version..)
+                .map(|(v, k)| (*v, &*k.material, k.created_at.as_str()));
+            self.persist_with(&mut it, state.sealing.as_ref())
+                .map_err(|e| ProviderError::new(ProviderErrorKind::Unavailable, e.to_string()))?;
+            state.keks.range(..version).map(|(v, _)| *v).collect()
+        };
+        let mut state = self.write();
+        for v in &removed {
+            state.keks.remove(v);
+        }
+        Ok(removed)
     }
 
     /// The blind-index root key.
@@ -197,9 +426,16 @@ impl Keyring {
         &self.index_root
     }
 
-    /// KEK versions and their creation times.
-    pub fn keks(&self) -> &[KekInfo] {
-        &self.info
+    /// KEK versions and their creation times, oldest first.
+    pub fn keks(&self) -> Vec<KekInfo> {
+        self.read()
+            .keks
+            .iter()
+            .map(|(v, k)| KekInfo {
+                version: *v,
+                created_at: k.created_at.parse().ok(),
+            })
+            .collect()
     }
 
     /// The keyring file path.
@@ -208,20 +444,12 @@ impl Keyring {
     }
 }
 
-fn file_current(info: &[KekInfo], keks: &BTreeMap<u32, LocalKek>) -> Result<u32, KeyringError> {
-    info.iter()
-        .map(|i| i.version)
-        .filter(|v| keks.contains_key(v))
-        .max()
-        .ok_or(KeyringError::Random)
-}
-
 #[async_trait::async_trait]
 impl KeyProvider for Keyring {
     fn current(&self) -> KekRef {
         KekRef {
             provider: 1,
-            version: self.current,
+            version: self.read().current(),
         }
     }
 
@@ -231,9 +459,12 @@ impl KeyProvider for Keyring {
         collection: &str,
         record_id: &str,
     ) -> Result<WrappedDek, WrapError> {
-        self.keks
-            .get(&self.current)
+        let state = self.read();
+        state
+            .keks
+            .get(&state.current())
             .ok_or(WrapError)?
+            .local
             .wrap(dek, collection, record_id)
     }
 
@@ -246,38 +477,29 @@ impl KeyProvider for Keyring {
         if wrapped.kek.provider != 1 {
             return Err(UnwrapError::UnknownKek(wrapped.kek.version));
         }
-        self.keks
+        self.read()
+            .keks
             .get(&wrapped.kek.version)
             .ok_or(UnwrapError::UnknownKek(wrapped.kek.version))?
+            .local
             .unwrap(wrapped, collection, record_id)
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    async fn versions(&self) -> Result<Vec<KekInfo>, crate::VersionsError> {
+        Ok(self.keks())
+    }
 
-    #[tokio::test]
-    async fn create_open_wrap_unwrap() {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = dir.path().join("keys");
-        let k = Keyring::create(&keys, "2026-01-01T00:00:00Z").unwrap();
-        assert!(Keyring::create(&keys, "x").is_err());
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(keys.join(FILE_NAME))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-        let dek = DataKey::generate().unwrap();
-        let w = k.wrap(&dek, "patients", "r").await.unwrap();
-        let again = Keyring::open(&keys).unwrap();
-        assert_eq!(again.index_root().as_ref(), k.index_root().as_ref());
-        let back = again.unwrap(&w, "patients", "r").await.unwrap();
-        assert_eq!(back.expose(), dek.expose());
-        assert!(!format!("{again:?}").contains("key:"));
+    async fn rotate(&self, now: jiff::Timestamp) -> Result<KekRef, RotateError> {
+        let version = self
+            .rotate_now(&now.to_string())
+            .map_err(|e| ProviderError::new(ProviderErrorKind::Unavailable, e.to_string()))?;
+        Ok(KekRef {
+            provider: 1,
+            version,
+        })
+    }
+
+    async fn retire_below(&self, version: u32) -> Result<Vec<u32>, RetireError> {
+        self.retire_versions_below(version)
     }
 }
