@@ -4,8 +4,10 @@ mod access;
 mod audit;
 mod bench;
 mod demo;
+mod export;
 mod out;
 mod policy;
+mod scan;
 mod serve;
 
 use std::net::SocketAddr;
@@ -41,6 +43,10 @@ enum Command {
     /// Validate role files; explain a decision.
     #[command(subcommand)]
     Policy(policy::PolicyCmd),
+    /// Export a collection de-identified (Safe Harbor) through the server.
+    Export(export::ExportArgs),
+    /// Find PHI in log files, directories, gzip files or stdin (exit 1 if any).
+    ScanLogs(scan::ScanArgs),
 }
 
 #[derive(Debug, Args)]
@@ -94,6 +100,16 @@ struct ServeArgs {
     session_lifetime_minutes: Option<u32>,
 }
 
+/// Every log line passes the PHI detectors before it is written (defense
+/// in depth: nothing logs PHI by construction); redactions are counted.
+fn scrubbed_stderr() -> impl for<'w> tracing_subscriber::fmt::MakeWriter<'w> + 'static {
+    let scrubber = std::sync::Arc::new(phivault_scan::Scrubber::new(std::sync::Arc::new(
+        phivault_scan::Detectors::new(),
+    )));
+    phivault_server::metrics::set_log_redactions(std::sync::Arc::clone(&scrubber));
+    move || phivault_scan::ScrubbingWriter::new(std::io::stderr(), std::sync::Arc::clone(&scrubber))
+}
+
 fn init_logging(default: &str) {
     use tracing_subscriber::EnvFilter;
     let mut directives = std::env::var("PHIVAULT_LOG").unwrap_or_else(|_| default.to_owned());
@@ -106,7 +122,7 @@ fn init_logging(default: &str) {
     let json = std::env::var("PHIVAULT_LOG_FORMAT").is_ok_and(|v| v == "json");
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(scrubbed_stderr());
     if json {
         builder.json().init();
     } else {
@@ -116,12 +132,17 @@ fn init_logging(default: &str) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::ScanLogs(a) = cli.command {
+        return ExitCode::from(u8::try_from(scan::run(a)).unwrap_or(2));
+    }
     init_logging(match cli.command {
         Command::Demo
         | Command::Bench(_)
         | Command::Policy(_)
         | Command::Access(_)
-        | Command::Audit(_) => "warn",
+        | Command::Audit(_)
+        | Command::ScanLogs(_)
+        | Command::Export(_) => "warn",
         _ => "info",
     });
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -143,6 +164,8 @@ fn main() -> ExitCode {
             Command::Policy(c) => policy::finish(policy::run(c).await),
             Command::Access(c) => access::run(c).await,
             Command::Audit(c) => audit::run(c).await,
+            Command::ScanLogs(_) => Ok(()),
+            Command::Export(a) => export::run(a).await,
         }
     });
     match result {

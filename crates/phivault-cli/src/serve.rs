@@ -119,6 +119,19 @@ pub async fn serve_cmd(a: ServeArgs) -> CliResult {
         "phivault listening on {scheme}://{addr} (store: {})",
         vault.store().backend()
     ));
+    if let Some(m) = config.metrics_listen {
+        let l = tokio::net::TcpListener::bind(m).await?;
+        out::line(format_args!(
+            "metrics on http://{}/metrics",
+            l.local_addr()?
+        ));
+        tokio::spawn(phivault_server::metrics::serve(
+            l,
+            Arc::clone(vault.audit()),
+            config.sinks(),
+            shutdown_signal(),
+        ));
+    }
     let alerts: Arc<dyn phivault_server::access::AlertHook> =
         Arc::new(phivault_server::access::AlertLog::default());
     let state = AppState::new(Arc::new(vault), Arc::clone(&config), alerts).await?;

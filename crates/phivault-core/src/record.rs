@@ -22,9 +22,12 @@ pub struct ValidatedFields {
 /// Why a record's fields were rejected. Names the field, never the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {
-    /// The collection has no such field.
-    #[error("field `{0}` is not defined for this collection")]
-    UnknownField(String),
+    /// The collection has no such field. The name the client sent is not
+    /// repeated: an unexpected key may itself be PHI.
+    #[error(
+        "`fields` has a member this collection does not define (its name is not repeated, in case it holds PHI)"
+    )]
+    UnknownField,
     /// A required field is missing (or a patch would remove it).
     #[error("field `{0}` is required")]
     MissingRequired(String),
@@ -44,7 +47,7 @@ fn validate_one(
     out: &mut ValidatedFields,
 ) -> Result<(), RecordError> {
     let Some(def) = coll.field(&name) else {
-        return Err(RecordError::UnknownField(name));
+        return Err(RecordError::UnknownField);
     };
     if value.is_null() {
         if def.required {
@@ -144,9 +147,10 @@ mod tests {
             &ctx(),
         )
         .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "field `x` is not defined for this collection"
+        assert_eq!(e, RecordError::UnknownField);
+        assert!(
+            !e.to_string().contains("`x`"),
+            "the unknown key is not echoed"
         );
         let enc = s.collection("encounters").unwrap();
         let ok = validate_create(

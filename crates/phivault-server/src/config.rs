@@ -40,6 +40,8 @@ pub struct FileConfig {
     pub nats_url: Option<String>,
     /// Kafka bootstrap servers to stream the audit trail to (feature `kafka`).
     pub kafka_brokers: Option<String>,
+    /// Address of the Prometheus metrics listener (plain HTTP); none: off.
+    pub metrics_listen: Option<SocketAddr>,
     /// Sign an audit checkpoint after this many events.
     pub audit_checkpoint_events: Option<u64>,
     /// … or after this many seconds with new events.
@@ -114,6 +116,8 @@ pub struct Config {
     pub nats_url: Option<String>,
     /// Kafka bootstrap servers for audit streaming.
     pub kafka_brokers: Option<String>,
+    /// Prometheus metrics listener.
+    pub metrics_listen: Option<SocketAddr>,
     /// When audit checkpoints are signed.
     pub checkpoints: crate::audit::CheckpointPolicy,
 }
@@ -228,6 +232,7 @@ impl Config {
             tenant,
             nats_url: over.nats_url.or(file.nats_url),
             kafka_brokers: over.kafka_brokers.or(file.kafka_brokers),
+            metrics_listen: over.metrics_listen.or(file.metrics_listen),
             checkpoints,
             session_idle,
             session_lifetime,
@@ -250,6 +255,18 @@ impl Config {
     /// The audit log's origin (also the checkpoint key's name).
     pub fn audit_origin(&self) -> String {
         format!("phivault.local/audit/{}", self.tenant)
+    }
+
+    /// The streaming sinks configured (their cursor names).
+    pub fn sinks(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.nats_url.is_some() {
+            v.push(crate::audit::stream::nats::SINK);
+        }
+        if self.kafka_brokers.is_some() {
+            v.push("kafka");
+        }
+        v
     }
 
     /// Where the embedded audit segments live.

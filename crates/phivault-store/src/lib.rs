@@ -77,6 +77,15 @@ pub trait Store: AccessStore + Send + Sync + std::fmt::Debug {
 
     /// Number of records, per collection (for status pages and benchmarks).
     async fn count_records(&self, collection: &str) -> Result<u64, StoreError>;
+
+    /// A page of a collection's records in id order, after the id `after`
+    /// (keyset pagination, for exports).
+    async fn list_records(
+        &self,
+        collection: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>, StoreError>;
 }
 
 /// Opens the store named by a URL: `postgres://…` or a SQLite file path.

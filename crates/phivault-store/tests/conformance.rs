@@ -141,6 +141,28 @@ async fn suite(s: Arc<dyn Store>) {
         t.await.unwrap().unwrap();
     }
     assert_eq!(s.count_records("patients").await.unwrap(), 101);
+    // Keyset pages walk every record once, in id order.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = s
+            .list_records("patients", after.as_deref(), 7)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        seen.extend(page.into_iter().map(|r| r.id));
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!((seen.len(), &seen), (101, &sorted));
+    assert!(
+        s.list_records("encounters", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         s.search("patients", "mrn", &[42; 16], 10)
             .await

@@ -64,9 +64,9 @@ fn string_list(
 
 fn only(body: &serde_json::Map<String, Value>, allowed: &str) -> Result<(), ApiError> {
     match body.keys().next() {
-        Some(k) => Err(ApiError::bad_request(
+        Some(_) => Err(ApiError::bad_request(
             "unknown_field",
-            format!("field `{k}` is not accepted here (accepted: {allowed})"),
+            format!("the body has a member that is not accepted here (accepted: {allowed})"),
         )),
         None => Ok(()),
     }

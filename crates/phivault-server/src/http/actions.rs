@@ -48,10 +48,10 @@ fn field_names(
     body: &serde_json::Map<String, Value>,
     coll: &phivault_core::schema::Collection,
 ) -> Result<Vec<String>, ApiError> {
-    if let Some(k) = body.keys().find(|k| k.as_str() != "fields") {
+    if body.keys().any(|k| k.as_str() != "fields") {
         return Err(ApiError::bad_request(
             "invalid_request",
-            format!("field `{k}` is not allowed here"),
+            "the body has a member that is not accepted here",
         ));
     }
     let Some(v) = body.get("fields") else {

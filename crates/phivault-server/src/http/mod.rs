@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod body;
 mod error;
+mod export;
 mod records;
 mod request;
 
@@ -378,6 +379,11 @@ pub const ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "POST",
+        path: "/v1/collections/{collection}/export",
+        public: false,
+    },
+    RouteSpec {
+        method: "POST",
         path: "/v1/users",
         public: false,
     },
@@ -466,6 +472,7 @@ fn handler(spec: &RouteSpec) -> Option<MethodRouter<AppState>> {
         ("POST", "/v1/collections/{collection}/records/{id}/actions/{verb}") => {
             post(actions::perform)
         }
+        ("POST", "/v1/collections/{collection}/export") => post(export::export),
         ("POST", "/v1/users") => post(access::create_user),
         ("PATCH", "/v1/users/{id}") => patch(access::update_user),
         ("POST", "/v1/users/{id}/tokens") => post(access::create_token),

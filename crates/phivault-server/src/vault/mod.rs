@@ -2,6 +2,7 @@
 //! them for authorized readers. Every operation takes a [`Grant`] from the
 //! decision point and refuses one that does not cover it.
 
+mod export;
 mod ops;
 mod search;
 mod view;
@@ -118,6 +119,9 @@ pub struct Vault {
     indexer: BlindIndexer,
     clock: Arc<dyn Clock>,
     audit: Arc<AuditLog>,
+    /// The dedicated pseudonym key for de-identified exports, derived from
+    /// the blind-index root under its own label.
+    pseudonym_seed: zeroize::Zeroizing<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -140,6 +144,12 @@ impl Vault {
         audit: Arc<AuditLog>,
     ) -> Self {
         let indexer = BlindIndexer::new(index_root, &schema);
+        let root = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, index_root.as_ref());
+        let pseudonym_seed = zeroize::Zeroizing::new(
+            aws_lc_rs::hmac::sign(&root, b"phivault/pseudonyms/v1")
+                .as_ref()
+                .to_vec(),
+        );
         Self {
             schema,
             store,
@@ -147,7 +157,13 @@ impl Vault {
             indexer,
             clock,
             audit,
+            pseudonym_seed,
         }
+    }
+
+    /// The pseudonym key for de-identified exports.
+    pub fn pseudonym_key(&self) -> phivault_scan::deid::PseudonymKey {
+        phivault_scan::deid::PseudonymKey::new(&self.pseudonym_seed)
     }
 
     /// The audit log.

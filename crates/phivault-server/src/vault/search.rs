@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use phivault_core::PhiValue;
 use phivault_core::policy::Action;
+use phivault_core::record::RecordError;
 use phivault_core::schema::Collection;
 use phivault_core::validate;
 
@@ -98,6 +99,8 @@ impl Vault {
             } => {
                 let def = coll
                     .field(&field)
+                    .ok_or(VaultError::Invalid(RecordError::UnknownField))?;
+                let def = Some(def)
                     .filter(|d| d.search)
                     .ok_or_else(|| VaultError::NotSearchable(field.clone()))?;
                 let n = validate::validate(def, value, &ctx)?
@@ -107,6 +110,9 @@ impl Vault {
             }
             SearchRequest::Compound { mut fields, limit } => {
                 let names: Vec<&String> = fields.keys().collect();
+                if names.iter().any(|n| coll.field(n).is_none()) {
+                    return Err(VaultError::Invalid(RecordError::UnknownField));
+                }
                 let c = coll
                     .compound
                     .iter()

@@ -332,6 +332,24 @@ impl Store for PgStore {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    async fn list_records(
+        &self,
+        collection: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        let c = self.pool.get().await?;
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM records r WHERE r.collection = $1 AND r.id > $2 \
+             ORDER BY r.id LIMIT $3"
+        );
+        let st = c.prepare_cached(&sql).await?;
+        let rows = c
+            .query(&st, &[&collection, &after.unwrap_or(""), &i64::from(limit)])
+            .await?;
+        rows.iter().map(record).collect()
+    }
+
     async fn count_records(&self, collection: &str) -> Result<u64, StoreError> {
         let c = self.pool.get().await?;
         let n: i64 = c

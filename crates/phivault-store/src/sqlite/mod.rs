@@ -286,6 +286,25 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn list_records(
+        &self,
+        collection: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        let (c, a) = (collection.to_owned(), after.unwrap_or("").to_owned());
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {RECORD_COLUMNS} FROM records r WHERE r.collection = ?1 AND r.id > ?2 \
+                 ORDER BY r.id LIMIT ?3"
+            );
+            let mut st = conn.prepare_cached(&sql)?;
+            let rows = st.query_map(params![c, a, limit], record_from_row)?;
+            rows.map(|r| finish(r?)).collect()
+        })
+        .await
+    }
+
     async fn count_records(&self, collection: &str) -> Result<u64, StoreError> {
         let c = collection.to_owned();
         self.read(move |conn| {
