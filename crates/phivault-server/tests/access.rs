@@ -602,6 +602,21 @@ async fn policies_directory_is_loaded_at_start() {
         .unwrap();
     assert_eq!(body["roles"][0]["role"], "radiologist");
     assert_eq!(body["roles"][0]["permissions"][1], "annotate:studies");
+    // Loading a changed policy file is a recorded policy change.
+    let changes = srv
+        .state
+        .vault
+        .audit()
+        .store()
+        .query(&phivault_store::audit::AuditQuery {
+            action: Some("role_changed".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(changes.len(), 1);
+    assert!(String::from_utf8_lossy(&changes[0].event).contains("/v1/roles/radiologist"));
     // An invalid file stops the server from starting, naming the file.
     std::fs::write(
         data.join("policies/bad.json"),

@@ -106,9 +106,25 @@ impl AppState {
         }
         let dir = config.data_dir.join("policies");
         let now = crate::clock::micros(vault.clock().now());
+        let stored: std::collections::HashMap<String, String> =
+            vault.store().list_roles().await?.into_iter().collect();
         for (role, json) in
             crate::access::load_dir(&dir).map_err(|e| DataDirError::Separation(e.to_string()))?
         {
+            if stored.get(role.name()) != Some(&json) {
+                // A policy change made on disk is recorded like one made
+                // through the API (best effort here: tools that open the
+                // vault read-only beside the server cannot append).
+                let e = Who::operator("policies/").event(
+                    vault.clock().now(),
+                    "role_changed",
+                    format!("/v1/roles/{}", role.name()),
+                    Outcome::Success,
+                );
+                if let Err(err) = vault.audit().append(vec![e]).await {
+                    tracing::warn!(error = %err, "policy file change not recorded in the audit trail");
+                }
+            }
             vault.store().put_role(role.name(), &json, now).await?;
             roles.put(role);
         }
