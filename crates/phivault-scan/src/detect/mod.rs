@@ -112,7 +112,8 @@ impl Detectors {
     pub fn detect(&self, line: &[u8], out: &mut Vec<Finding>) {
         out.clear();
         let k = self.kinds;
-        walk(line, k, out);
+        let v6 = k.contains(Kind::Ipv6) && ipv6_possible(line);
+        walk(line, k, v6, out);
         if k.contains(Kind::Email) {
             net::emails(line, out);
         }
@@ -264,22 +265,46 @@ static ROLE: [u8; 256] = {
     t
 };
 
-/// True when `l` may contain an IPv6 address: one needs a `::` or seven
-/// colons each between two hex digits (see [`net::ipv6_at`]). Most log
-/// lines have a few colons (times, JSON keys) and fail this.
+/// True when the run of hex digits, `:` and `.` around `p` holds a digit
+/// (an address is such a run and must hold one: `crate::detect` is none).
+fn v6_run_has_digit(l: &[u8], p: usize) -> bool {
+    let v6 = |b: &u8| b.is_ascii_hexdigit() || matches!(b, b':' | b'.');
+    let before = l.get(..p).unwrap_or_default();
+    let after = l.get(p..).unwrap_or_default();
+    before
+        .iter()
+        .rev()
+        .take_while(|b| v6(b))
+        .any(u8::is_ascii_digit)
+        || after.iter().take_while(|b| v6(b)).any(u8::is_ascii_digit)
+}
+
+/// True when `l` may contain an IPv6 address: one needs a `::` in a run
+/// holding a digit, or seven
+/// colons in a row separated by groups of one to four hex digits (with a
+/// hex digit before the first and after the last; see [`net::ipv6_at`]).
+/// Times, JSON keys and MAC addresses fail this.
 fn ipv6_possible(l: &[u8]) -> bool {
-    let mut hex_colons = 0;
+    let mut run = 0;
+    let mut prev: Option<usize> = None;
     for p in memchr::memchr_iter(b':', l) {
         let next = at(l, p + 1);
-        if next == b':' {
+        if next == b':' && v6_run_has_digit(l, p) {
             return true;
         }
-        if p > 0 && at(l, p - 1).is_ascii_hexdigit() && next.is_ascii_hexdigit() {
-            hex_colons += 1;
-            if hex_colons >= 7 {
-                return true;
-            }
+        let chained = prev.is_some_and(|q| {
+            let gap = l.get(q + 1..p).unwrap_or_default();
+            (1..=4).contains(&gap.len()) && gap.iter().all(u8::is_ascii_hexdigit)
+        });
+        run = if chained {
+            run + 1
+        } else {
+            usize::from(p > 0 && at(l, p - 1).is_ascii_hexdigit())
+        };
+        if run >= 7 && next.is_ascii_hexdigit() {
+            return true;
         }
+        prev = Some(p);
     }
     false
 }
@@ -292,8 +317,7 @@ fn ipv6_possible(l: &[u8]) -> bool {
 /// byte-role table drops candidates that cannot start anything (most
 /// lowercase words); the rest not inside an earlier match go to
 /// [`candidate`].
-fn walk(l: &[u8], k: KindSet, out: &mut Vec<Finding>) {
-    let v6 = k.contains(Kind::Ipv6) && ipv6_possible(l);
+fn walk(l: &[u8], k: KindSet, v6: bool, out: &mut Vec<Finding>) {
     let want = if v6 { R_ANY | R_V6 } else { R_ANY };
     let colon_keep = if v6 { u64::MAX } else { 0 };
     // Everything before `next` is inside a match or a skipped timestamp.
@@ -343,7 +367,7 @@ fn walk(l: &[u8], k: KindSet, out: &mut Vec<Finding>) {
 /// Tries the detectors at candidate `i` (a token start, `(`, `+`, or `:`
 /// when `v6`). Returns the offset the walk resumes from when something was
 /// found or skipped.
-#[inline(never)]
+#[inline]
 fn candidate(l: &[u8], i: usize, k: KindSet, v6: bool, out: &mut Vec<Finding>) -> Option<usize> {
     let b = at(l, i);
     let c = class(b);
@@ -378,8 +402,13 @@ fn candidate(l: &[u8], i: usize, k: KindSet, v6: bool, out: &mut Vec<Finding>) -
     let mut hit = match c {
         // Every numeric format needs its first digit run to end at
         // a separator: `7f1c2a9e` and `2xx` are skipped cheaply.
-        DIGIT if !alnum(at(l, i + numeric::run(l, i))) && numeric_start(l, i) => {
-            numeric::at_start(l, i, k)
+        DIGIT if numeric_start(l, i) => {
+            let r = numeric::run(l, i);
+            if alnum(at(l, i + r)) {
+                Hit::None
+            } else {
+                numeric::at_digits(l, i, r, k)
+            }
         }
         UPPER => words::at_start(l, i, k),
         LOWER if matches!(b, b'h' | b'f' | b's' | b'w') && k.contains(Kind::Url) => {

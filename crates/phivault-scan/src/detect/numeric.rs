@@ -50,7 +50,11 @@ pub(super) fn at_start(l: &[u8], s: usize, k: KindSet) -> Hit {
         }
         _ => {}
     }
-    let r = run(l, s);
+    at_digits(l, s, run(l, s), k)
+}
+
+/// [`at_start`] at a digit, whose run of digits is `r` long.
+pub(super) fn at_digits(l: &[u8], s: usize, r: usize, k: KindSet) -> Hit {
     let sep = at(l, s + r);
     // Which formats can still match, from the first run's length and the
     // byte after it (each validator below re-checks this exactly; this only
