@@ -411,7 +411,14 @@ fn candidate(l: &[u8], i: usize, k: KindSet, v6: bool, out: &mut Vec<Finding>) -
             }
         }
         UPPER => words::at_start(l, i, k),
-        LOWER if matches!(b, b'h' | b'f' | b's' | b'w') && k.contains(Kind::Url) => {
+        // Schemes `http(s)`, `ftp(s)`, `sftp`, `ws(s)` and `www.`: the second
+        // letter already rules out most words.
+        LOWER
+            if matches!(
+                (b, at(l, i + 1)),
+                (b'h' | b'f', b't') | (b's', b'f') | (b'w', b's' | b'w')
+            ) && k.contains(Kind::Url) =>
+        {
             net::url_at(l, i).map_or(Hit::None, |e| Hit::Found(Kind::Url, e))
         }
         _ => Hit::None,

@@ -406,7 +406,14 @@ fn zip(l: &[u8], s: usize) -> Hit {
         && STATES.iter().any(|st| {
             at(l, s - 3) == st[0] && at(l, s - 2) == st[1] && (s == 3 || !alnum(at(l, s - 4)))
         });
-    if state || context_before(l, s, 16, &[b"zip", b"postal"]) {
+    // Most five-digit numbers are ports and pids: look for the keywords'
+    // letters before lowercasing the window.
+    let keyword_letters = l
+        .get(s.saturating_sub(16)..s)
+        .unwrap_or_default()
+        .iter()
+        .any(|&b| matches!(b | 0x20, b'z' | b'p'));
+    if state || (keyword_letters && context_before(l, s, 16, &[b"zip", b"postal"])) {
         Hit::Found(Kind::Zip, e)
     } else {
         Hit::None
