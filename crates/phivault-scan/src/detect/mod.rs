@@ -3,11 +3,14 @@
 //! Everything works on one line of bytes and returns byte spans; nothing here
 //! allocates per line (the caller owns and reuses the output vector).
 //!
-//! The engine walks the line once classifying bytes, and only at
-//! candidate positions (a digit, `(` or `+` at a token start; a capitalized
-//! word) calls the validators. URLs are tried at lowercase tokens
-//! starting `h`, `f`, `s`, `w`; sparse triggers (`@`, `:`) are found with
-//! `memchr`.
+//! The engine classifies the line eight bytes at a time (SWAR over `u64`)
+//! into token starts and the bytes `(`, `+`, `:`, and only at those
+//! candidates calls the validators: digits and `(`/`+` the numeric ones,
+//! capitalized words the name and month-first date ones, lowercase tokens
+//! that can begin a URL scheme (`ht`, `ft`, `sf`, `ws`, `ww`) the URL one.
+//! Hex groups and `::` are tried as IPv6 only on lines that can hold an
+//! address ([`ipv6_possible`], found with `memchr`); `@` is found with
+//! `memchr` by the email detector.
 
 mod date;
 mod net;
