@@ -148,6 +148,12 @@ impl<W: Write> ScrubbingWriter<W> {
     /// Detects over `context + pending[..upto]`; findings are shifted to
     /// offsets in `pending` (clipped at 0 when one starts in the context).
     fn detect_pending(&mut self, upto: usize) {
+        if self.context.is_empty() {
+            // The common case (short lines): no copy.
+            let piece = self.pending.get(..upto).unwrap_or_default();
+            self.scrubber.detectors.detect(piece, &mut self.findings);
+            return;
+        }
         self.scan.clear();
         self.scan.extend_from_slice(&self.context);
         self.scan
