@@ -29,6 +29,6 @@ pub use detect::{Detectors, Finding, PatternError};
 pub use input::{ScanError, scan_paths, scan_reader, scan_stdin};
 pub use kind::{Kind, KindSet};
 pub use known::{KnownValues, KnownValuesError};
-pub use report::{Format, ReportedFinding, ScanSummary};
+pub use report::{Format, InputError, ReportedFinding, ScanSummary};
 pub use scanner::ScanOptions;
 pub use scrub::{Scrubber, ScrubbingWriter};

@@ -33,6 +33,16 @@ pub struct ReportedFinding {
     pub masked: String,
 }
 
+/// An input that could not be read: its path and the kind of I/O error
+/// (never any of its content).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct InputError {
+    /// The path as given or found while walking a directory.
+    pub path: String,
+    /// The I/O error kind (`permission denied`, `not found`, ...).
+    pub error: String,
+}
+
 /// Totals over one scan.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ScanSummary {
@@ -48,6 +58,12 @@ pub struct ScanSummary {
     pub suppressed: u64,
     /// Reported findings per kind.
     pub by_kind: BTreeMap<&'static str, u64>,
+    /// Inputs skipped as binary (a NUL byte in the first 8 KiB, after
+    /// gzip decompression).
+    pub skipped: u64,
+    /// Inputs that could not be opened or read completely (the scan went
+    /// on with the next input). Findings made before a read error are kept.
+    pub errors: Vec<InputError>,
     /// Baseline entries for every reported finding, when requested with
     /// [`crate::ScanOptions::collect_baseline`]; write them with
     /// [`crate::Baseline::write`].
@@ -56,10 +72,19 @@ pub struct ScanSummary {
 }
 
 impl ScanSummary {
-    /// Process exit code for the CLI: 0 when clean, 1 when anything was
-    /// found. (Errors are the CLI's to map, conventionally to 2.)
+    /// Process exit code for the CLI: 1 when anything was found (even if
+    /// some inputs could not be read: PHI in the logs must fail the check
+    /// either way), else 2 ([`crate::ScanError::EXIT_CODE`]) when an input
+    /// could not be read (the scan is incomplete, so "clean" cannot be
+    /// claimed), else 0. Binary inputs skipped do not change the code.
     pub fn exit_code(&self) -> i32 {
-        i32::from(self.findings > 0)
+        if self.findings > 0 {
+            1
+        } else if !self.errors.is_empty() {
+            crate::ScanError::EXIT_CODE
+        } else {
+            0
+        }
     }
 
     pub(crate) fn count(&mut self, kind: Kind) {
@@ -74,6 +99,8 @@ impl ScanSummary {
         self.lines += other.lines;
         self.findings += other.findings;
         self.suppressed += other.suppressed;
+        self.skipped += other.skipped;
+        self.errors.extend(other.errors);
         for (k, v) in other.by_kind {
             *self.by_kind.entry(k).or_insert(0) += v;
         }
@@ -119,6 +146,15 @@ impl<'a> Reporter<'a> {
         }
     }
 
+    /// Text format: one line per unreadable or skipped input, as it
+    /// happens (JSON has them in the summary).
+    pub(crate) fn note(&mut self, path: &str, what: &str) -> std::io::Result<()> {
+        match self.format {
+            Format::Text => writeln!(self.out, "{path}: {what}"),
+            Format::Json => Ok(()),
+        }
+    }
+
     pub(crate) fn finish(self, summary: &ScanSummary) -> std::io::Result<()> {
         match self.format {
             Format::Text => {
@@ -129,7 +165,7 @@ impl<'a> Reporter<'a> {
                     .collect();
                 writeln!(
                     self.out,
-                    "scanned {} input(s), {} line(s), {} byte(s): {} finding(s){}{}",
+                    "scanned {} input(s), {} line(s), {} byte(s): {} finding(s){}{}{}{}",
                     summary.files,
                     summary.lines,
                     summary.bytes,
@@ -143,6 +179,16 @@ impl<'a> Reporter<'a> {
                         format!(", {} suppressed by baseline", summary.suppressed)
                     } else {
                         String::new()
+                    },
+                    if summary.skipped > 0 {
+                        format!(", {} binary input(s) skipped", summary.skipped)
+                    } else {
+                        String::new()
+                    },
+                    if summary.errors.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {} input(s) unreadable", summary.errors.len())
                     }
                 )?;
             }

@@ -85,18 +85,37 @@ impl Scrubber {
     }
 }
 
-/// Longest partial line held before it is scrubbed and forwarded anyway.
+/// Longest partial line held before part of it is scrubbed and forwarded.
 const MAX_PENDING: usize = 64 * 1024;
+/// When a long line is forwarded in pieces, at least this many trailing
+/// bytes stay buffered, so that a value near the cut is scanned whole with
+/// the rest of the line.
+const KEEP: usize = 4 * 1024;
+/// Bytes of already-forwarded text of the same line kept as look-behind
+/// context for the next piece (keywords such as `ssn:` before a bare
+/// number, a state before a ZIP code).
+const CONTEXT: usize = 64;
 
 /// An [`std::io::Write`] that buffers by line, scrubs each line and forwards
-/// it to `W`. A partial line is forwarded (scrubbed) on `flush`, on drop, or
-/// once it exceeds 64 KiB; a value split across such a cut can escape
-/// detection, so writers should emit whole lines (tracing does).
+/// it to `W`.
+///
+/// A line longer than 64 KiB is forwarded in pieces without splitting a
+/// value: the cut is placed at whitespace at least 4 KiB before the end of
+/// what is buffered, moved back to the start of any detection that spans
+/// it, and the next piece is scanned with the last 64 forwarded bytes as
+/// context. (A single token longer than 32 KiB is forwarded as it stands.)
+/// A partial line is also forwarded, scrubbed, on `flush` and on drop; a
+/// value split by an explicit flush can escape detection, so writers should
+/// emit whole lines (tracing does).
 pub struct ScrubbingWriter<W: Write> {
     inner: W,
     scrubber: Arc<Scrubber>,
     pending: Vec<u8>,
     out: Vec<u8>,
+    /// The tail of what was already forwarded of the current line.
+    context: Vec<u8>,
+    scan: Vec<u8>,
+    findings: Vec<Finding>,
 }
 
 impl<W: Write> std::fmt::Debug for ScrubbingWriter<W> {
@@ -115,6 +134,9 @@ impl<W: Write> ScrubbingWriter<W> {
             scrubber,
             pending: Vec::new(),
             out: Vec::new(),
+            context: Vec::new(),
+            scan: Vec::new(),
+            findings: Vec::new(),
         }
     }
 
@@ -123,17 +145,83 @@ impl<W: Write> ScrubbingWriter<W> {
         &self.scrubber
     }
 
-    fn forward(&mut self, upto: usize, newline: bool) -> std::io::Result<()> {
+    /// Detects over `context + pending[..upto]`; findings are shifted to
+    /// offsets in `pending` (clipped at 0 when one starts in the context).
+    fn detect_pending(&mut self, upto: usize) {
+        if self.context.is_empty() {
+            // The common case (short lines): no copy.
+            let piece = self.pending.get(..upto).unwrap_or_default();
+            self.scrubber.detectors.detect(piece, &mut self.findings);
+            return;
+        }
+        self.scan.clear();
+        self.scan.extend_from_slice(&self.context);
+        self.scan
+            .extend_from_slice(self.pending.get(..upto).unwrap_or_default());
+        self.scrubber
+            .detectors
+            .detect(&self.scan, &mut self.findings);
+        let shift = self.context.len();
+        self.findings.retain_mut(|f| {
+            if f.end <= shift {
+                return false;
+            }
+            f.start = f.start.saturating_sub(shift);
+            f.end -= shift;
+            true
+        });
+    }
+
+    /// Scrubs and writes `pending[..upto]` (plus a newline), drops it from
+    /// `pending`. Findings must be those of `detect_pending`, each ending
+    /// at or before `upto`.
+    fn emit(&mut self, upto: usize, newline: bool) -> std::io::Result<()> {
         self.out.clear();
-        let line = self.pending.get(..upto).unwrap_or_default();
-        self.scrubber.scrub_line_into(line, &mut self.out);
+        let piece = self.pending.get(..upto).unwrap_or_default();
+        self.scrubber.replace(piece, &self.findings, &mut self.out);
         if newline {
             self.out.push(b'\n');
         }
         self.inner.write_all(&self.out)?;
+        if newline {
+            self.context.clear();
+        } else {
+            // Keep the last CONTEXT forwarded bytes (raw: detection needs
+            // the original keyword; they never leave this buffer).
+            self.context.extend_from_slice(piece);
+            let excess = self.context.len().saturating_sub(CONTEXT);
+            self.context.drain(..excess);
+        }
         let drop_to = if newline { upto + 1 } else { upto };
         self.pending.drain(..drop_to.min(self.pending.len()));
         Ok(())
+    }
+
+    fn forward(&mut self, upto: usize, newline: bool) -> std::io::Result<()> {
+        self.detect_pending(upto);
+        self.emit(upto, newline)
+    }
+
+    /// Forwards the head of an over-long partial line, cut where no value
+    /// can be split.
+    fn forward_long(&mut self) -> std::io::Result<()> {
+        let len = self.pending.len();
+        self.detect_pending(len);
+        let target = len.saturating_sub(KEEP);
+        let window = self.pending.get(..target).unwrap_or_default();
+        let mut cut = window
+            .iter()
+            .rposition(|b| b.is_ascii_whitespace())
+            .map_or(target, |p| p + 1);
+        if let Some(f) = self.findings.iter().find(|f| f.start < cut && f.end > cut) {
+            cut = f.start;
+        }
+        if cut < MAX_PENDING / 2 {
+            // One huge token: nothing better than forwarding it all.
+            cut = len;
+        }
+        self.findings.retain(|f| f.end <= cut);
+        self.emit(cut, false)
     }
 
     fn drain_lines(&mut self, from: usize) -> std::io::Result<()> {
@@ -143,8 +231,8 @@ impl<W: Write> ScrubbingWriter<W> {
             self.forward(nl, true)?;
             search = 0;
         }
-        if self.pending.len() > MAX_PENDING {
-            self.forward(self.pending.len(), false)?;
+        while self.pending.len() > MAX_PENDING {
+            self.forward_long()?;
         }
         Ok(())
     }

@@ -76,13 +76,150 @@ fn directories_recurse_and_gzip_is_read() {
     assert_eq!(s.by_kind["phone"], 1);
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains("b.log.gz:1:7 phone ***-***-0123"), "{text}");
-    let err = scan_paths(
+    // A missing input is an error entry, not the end of the scan.
+    let mut out = Vec::new();
+    let s = scan_paths(
         &[PathBuf::from("/nonexistent/x")],
         &ScanOptions::default(),
-        &mut Vec::new(),
+        &mut out,
     )
-    .unwrap_err();
-    assert_eq!(err.to_string(), "input `/nonexistent/x` could not be read");
+    .unwrap();
+    assert_eq!(s.errors.len(), 1);
+    assert_eq!(s.errors[0].path, "/nonexistent/x");
+    assert_eq!(s.exit_code(), 2);
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains("/nonexistent/x: unreadable (entity not found)"),
+        "{text}"
+    );
+    assert!(text.contains("1 input(s) unreadable"), "{text}");
+}
+
+#[test]
+fn unreadable_inputs_are_reported_and_the_scan_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("z.log");
+    std::fs::write(&good, LOG).unwrap();
+    // A gzip header followed by garbage: the decoder fails mid-stream.
+    let bad = dir.path().join("a.log.gz");
+    std::fs::write(
+        &bad,
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage-not-deflate",
+    )
+    .unwrap();
+    let missing = dir.path().join("missing.log");
+    let opts = ScanOptions {
+        format: Format::Json,
+        ..ScanOptions::default()
+    };
+    let mut out = Vec::new();
+    let s = scan_paths(
+        &[missing.clone(), dir.path().to_path_buf()],
+        &opts,
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(s.findings, 3, "the readable file is still scanned");
+    let paths: Vec<&str> = s.errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        vec![missing.to_str().unwrap(), bad.to_str().unwrap()]
+    );
+    // Findings take precedence over read errors.
+    assert_eq!(s.exit_code(), 1);
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["summary"]["errors"].as_array().unwrap().len(), 2);
+    assert!(v["summary"]["errors"][0]["error"].is_string());
+    // Only read errors and nothing found: 2; nothing wrong: 0.
+    let s = scan_paths(&[missing, bad], &opts, &mut Vec::new()).unwrap();
+    assert_eq!((s.findings, s.errors.len(), s.exit_code()), (0, 2, 2));
+    let clean = dir.path().join("clean.log");
+    std::fs::write(&clean, "all good\n").unwrap();
+    let s = scan_paths(&[clean], &opts, &mut Vec::new()).unwrap();
+    assert_eq!(s.exit_code(), 0);
+}
+
+#[test]
+fn binary_inputs_are_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bin = b"ELF\x00\x01".to_vec();
+    bin.extend_from_slice(b" ssn=123-45-6789\n");
+    std::fs::write(dir.path().join("a.bin"), &bin).unwrap();
+    // A NUL after the first 8 KiB does not make a log binary.
+    let mut late = vec![b'x'; 9000];
+    late.extend_from_slice(b"\x00 ssn=123-45-6789\n");
+    std::fs::write(dir.path().join("b.log"), &late).unwrap();
+    // Binary content inside gzip is skipped too (checked after decompression).
+    let gz = std::fs::File::create(dir.path().join("c.bin.gz")).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(gz, flate2::Compression::fast());
+    enc.write_all(&bin).unwrap();
+    enc.finish().unwrap();
+    // A plain gzip log is not binary although its bytes hold NULs.
+    let gz = std::fs::File::create(dir.path().join("d.log.gz")).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(gz, flate2::Compression::fast());
+    enc.write_all(b"ssn=123-45-6789\n").unwrap();
+    enc.finish().unwrap();
+    let mut out = Vec::new();
+    let s = scan_paths(
+        &[dir.path().to_path_buf()],
+        &ScanOptions::default(),
+        &mut out,
+    )
+    .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(s.skipped, 2, "{text}");
+    assert_eq!(s.files, 2, "{text}");
+    assert_eq!(s.findings, 2, "{text}");
+    assert!(text.contains("a.bin: skipped (binary)"), "{text}");
+    assert!(text.contains("2 binary input(s) skipped"), "{text}");
+    assert_eq!(s.exit_code(), 1);
+}
+
+#[test]
+fn scrubbing_writer_does_not_split_values_of_long_lines() {
+    let s = Arc::new(Scrubber::new(Arc::new(Detectors::new())));
+    for (value, kind) in [
+        ("123-45-6789", "ssn"),
+        ("ssn: 123456789", "ssn"),
+        ("(617) 555-0123", "phone"),
+        ("jane.doe@example.org", "email"),
+    ] {
+        // Place the value across the 64 KiB boundary at every offset, in
+        // writes that end exactly inside it.
+        for split in 1..value.len() {
+            let mut buf = Vec::new();
+            {
+                let mut w = ScrubbingWriter::new(&mut buf, s.clone());
+                // The first write ends inside the value and takes the
+                // buffer past 64 KiB.
+                let pad = 64 * 1024 + 1 - split;
+                let mut head = "a ".repeat(pad / 2).into_bytes();
+                head.resize(pad, b' ');
+                head.extend_from_slice(&value.as_bytes()[..split]);
+                w.write_all(&head).unwrap();
+                w.write_all(&value.as_bytes()[split..]).unwrap();
+                w.write_all(&b" b".repeat(40 * 1024)).unwrap();
+                w.write_all(b" end\n").unwrap();
+            }
+            let text = String::from_utf8(buf).unwrap();
+            let secret = value.rsplit(' ').next().unwrap();
+            assert!(!text.contains(secret), "{value} split at {split} escaped");
+            assert!(
+                text.contains(&format!("[REDACTED:{kind}]")),
+                "{value} at {split}"
+            );
+            assert!(text.ends_with(" end\n"));
+            assert_eq!(text.matches('\n').count(), 1);
+        }
+    }
+    // A single huge token is still forwarded (not buffered without bound).
+    let mut buf = Vec::new();
+    {
+        let mut w = ScrubbingWriter::new(&mut buf, s.clone());
+        w.write_all(&vec![b'x'; 200 * 1024]).unwrap();
+        assert!(format!("{w:?}").contains("pending_bytes"));
+    }
+    assert_eq!(buf.len(), 200 * 1024);
 }
 
 #[test]

@@ -50,7 +50,27 @@ pub(super) fn at_start(l: &[u8], s: usize, k: KindSet) -> Hit {
         }
         _ => {}
     }
-    let r = run(l, s);
+    at_digits(l, s, run(l, s), k)
+}
+
+/// [`at_start`] at a digit, whose run of digits is `r` long.
+pub(super) fn at_digits(l: &[u8], s: usize, r: usize, k: KindSet) -> Hit {
+    let sep = at(l, s + r);
+    // Which formats can still match, from the first run's length and the
+    // byte after it (each validator below re-checks this exactly; this only
+    // returns early when none can). Ports, counters, times and versions
+    // fail here.
+    let maybe = match r {
+        1 | 2 => matches!(sep, b'/' | b'-' | b'.' | b' '),
+        3 => matches!(sep, b'.' | b'-' | b' '),
+        4 => matches!(sep, b'-' | b'/' | b' '),
+        5 | 9 | 10 | 11 => true,
+        13..=19 => true,
+        _ => false,
+    };
+    if !maybe {
+        return Hit::None;
+    }
     if k.contains(Kind::Date) {
         match date::numeric(l, s, r) {
             Hit::None => {}
@@ -311,10 +331,8 @@ fn card(l: &[u8], s: usize) -> Option<usize> {
         let d = digits.get(..total).unwrap_or_default();
         // One in ten random numbers passes Luhn: a bare run right after an
         // id-like key (`txn=`, `order_id=`) is taken for an id.
-        if used == 1 && context_before(l, s, 12, ID_KEYS) {
-            continue;
-        }
-        if sizes_ok && issuer_ok(d) && luhn(d) {
+        if sizes_ok && issuer_ok(d) && luhn(d) && !(used == 1 && context_before(l, s, 12, ID_KEYS))
+        {
             return Some(end);
         }
     }
@@ -388,7 +406,14 @@ fn zip(l: &[u8], s: usize) -> Hit {
         && STATES.iter().any(|st| {
             at(l, s - 3) == st[0] && at(l, s - 2) == st[1] && (s == 3 || !alnum(at(l, s - 4)))
         });
-    if state || context_before(l, s, 16, &[b"zip", b"postal"]) {
+    // Most five-digit numbers are ports and pids: look for the keywords'
+    // letters before lowercasing the window.
+    let keyword_letters = l
+        .get(s.saturating_sub(16)..s)
+        .unwrap_or_default()
+        .iter()
+        .any(|&b| matches!(b | 0x20, b'z' | b'p'));
+    if state || (keyword_letters && context_before(l, s, 16, &[b"zip", b"postal"])) {
         Hit::Found(Kind::Zip, e)
     } else {
         Hit::None

@@ -111,8 +111,13 @@ fn common(w: &[u8]) -> bool {
 
 /// The end of `First [M.] Last` starting at `s`, if it is one.
 fn name_pair(l: &[u8], s: usize, flen: usize) -> Option<usize> {
+    // The last name (or middle initial) is capitalized: checked before the
+    // lookup, which costs more.
+    if at(l, s + flen) != b' ' || !at(l, s + flen + 1).is_ascii_uppercase() {
+        return None;
+    }
     let first = l.get(s..s + flen)?;
-    if at(l, s + flen) != b' ' || !in_set(first_names(), first) {
+    if !in_set(first_names(), first) {
         return None;
     }
     let mut p = s + flen + 1;
@@ -263,7 +268,16 @@ pub(super) fn at_start(l: &[u8], s: usize, k: KindSet) -> Hit {
     if clen == 0 {
         return Hit::None;
     }
-    if k.contains(Kind::Date) {
+    // Month names start with one of these letters and are followed by a
+    // space or `.` (checked again by `month_first`).
+    if k.contains(Kind::Date)
+        && (3..=9).contains(&clen)
+        && matches!(
+            at(l, s),
+            b'J' | b'F' | b'M' | b'A' | b'S' | b'O' | b'N' | b'D'
+        )
+        && matches!(at(l, s + clen), b' ' | b'.')
+    {
         match date::month_first(l, s) {
             Hit::None => {}
             h => return h,
