@@ -4,6 +4,7 @@ mod access;
 mod audit;
 mod bench;
 mod demo;
+mod keys;
 mod out;
 mod policy;
 mod serve;
@@ -41,6 +42,9 @@ enum Command {
     /// Validate role files; explain a decision.
     #[command(subcommand)]
     Policy(policy::PolicyCmd),
+    /// Key management: status, rotate, retire, scan, shred.
+    #[command(subcommand)]
+    Keys(keys::KeysCmd),
 }
 
 #[derive(Debug, Args)]
@@ -121,7 +125,8 @@ fn main() -> ExitCode {
         | Command::Bench(_)
         | Command::Policy(_)
         | Command::Access(_)
-        | Command::Audit(_) => "warn",
+        | Command::Audit(_)
+        | Command::Keys(_) => "warn",
         _ => "info",
     });
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -143,6 +148,7 @@ fn main() -> ExitCode {
             Command::Policy(c) => policy::finish(policy::run(c).await),
             Command::Access(c) => access::run(c).await,
             Command::Audit(c) => audit::run(c).await,
+            Command::Keys(c) => keys::run(c).await,
         }
     });
     match result {

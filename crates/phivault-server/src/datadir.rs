@@ -177,14 +177,63 @@ async fn open_as(
     let text = fs::read_to_string(&schema_path).map_err(io(&schema_path))?;
     let schema =
         Schema::from_toml(&text).map_err(|e| DataDirError::Schema(schema_path.clone(), e))?;
-    let keyring = Keyring::open(&config.data_dir.join("keys"))?;
+    let keyring = open_keyring(&config.data_dir.join("keys"))?;
     check_separation(config, keyring.path())?;
     let store = phivault_store::open(&config.store_location()).await?;
-    let keys: Arc<dyn phivault_keys::KeyProvider> =
-        Arc::new(Keyring::open(&config.data_dir.join("keys"))?);
+    let provider = Arc::new(open_keyring(&config.data_dir.join("keys"))?);
+    let keys: Arc<dyn phivault_keys::KeyProvider> = provider.clone();
     let audit = open_audit(config, &store, writable_audit).await?;
+    if writable_audit {
+        spawn_key_watch(config.data_dir.clone(), &provider, &audit).await?;
+    }
     let vault = Vault::new(schema, store, keys, keyring.index_root(), clock, audit);
     Ok((vault, keyring))
+}
+
+/// Opens the keyring, with the passphrase from `PHIVAULT_KEYRING_PASSPHRASE`
+/// or the file named by `PHIVAULT_KEYRING_PASSPHRASE_FILE` when set.
+pub fn open_keyring(dir: &Path) -> Result<Keyring, DataDirError> {
+    use phivault_keys::Passphrase;
+    let bad = |e: phivault_keys::SecretLoadError| DataDirError::Config(e.to_string());
+    let pass = match Passphrase::from_env("PHIVAULT_KEYRING_PASSPHRASE").map_err(bad)? {
+        Some(p) => Some(p),
+        None => match std::env::var_os("PHIVAULT_KEYRING_PASSPHRASE_FILE") {
+            Some(f) => Some(Passphrase::from_file(Path::new(&f)).map_err(bad)?),
+            None => None,
+        },
+    };
+    Ok(Keyring::open_with(dir, pass.as_ref())?)
+}
+
+/// Drains the audit outbox now, then every 30 s re-reads the keyring (so new
+/// writes use a KEK version `phivault keys rotate` added) and drains again.
+async fn spawn_key_watch(
+    data_dir: PathBuf,
+    keyring: &Arc<Keyring>,
+    audit: &Arc<crate::audit::AuditLog>,
+) -> Result<(), DataDirError> {
+    use crate::audit::outbox;
+    outbox::drain(&data_dir, audit)
+        .await
+        .map_err(|e| DataDirError::Audit(e.to_string()))?;
+    let (keyring, audit) = (Arc::downgrade(keyring), Arc::downgrade(audit));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(outbox::DRAIN_PERIOD);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let (Some(k), Some(a)) = (keyring.upgrade(), audit.upgrade()) else {
+                return;
+            };
+            if let Err(e) = k.reload() {
+                tracing::error!(error = %e, "keyring: periodic reload failed");
+            }
+            if let Err(e) = outbox::drain(&data_dir, &a).await {
+                tracing::error!(error = %e, "audit outbox: drain failed");
+            }
+        }
+    });
+    Ok(())
 }
 
 /// The audit store beside `store`: the same PostgreSQL database, or segment
