@@ -134,7 +134,10 @@ pub fn cert_fingerprint(path: &Path) -> Result<String, DataDirError> {
     Ok(crate::tls::fingerprint(&der))
 }
 
-/// Refuses a configuration whose keyring would sit inside the PHI store.
+/// Refuses a configuration whose key material would sit inside the PHI
+/// store: the keyring or the audit signing key being (or lying under) the
+/// SQLite file, or a keyring in the database's directory outside `keys/`
+/// (a copy of that directory would then carry keys and PHI together).
 pub fn check_separation(config: &Config, keyring: &Path) -> Result<(), DataDirError> {
     let canon = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
     let key = canon(keyring);
@@ -143,6 +146,20 @@ pub fn check_separation(config: &Config, keyring: &Path) -> Result<(), DataDirEr
         if key == db || key.starts_with(&db) {
             return Err(DataDirError::Separation(
                 "the keyring path is the SQLite PHI database; keep keys apart from PHI".into(),
+            ));
+        }
+        if let Some(db_dir) = db.parent()
+            && key.starts_with(db_dir)
+            && !key.starts_with(db_dir.join("keys"))
+        {
+            return Err(DataDirError::Separation(
+                "the keyring lies beside the SQLite PHI database outside `keys/`".into(),
+            ));
+        }
+        let signer = canon(&config.data_dir.join("audit-key"));
+        if signer == db || signer.starts_with(&db) {
+            return Err(DataDirError::Separation(
+                "the audit signing key directory is the SQLite PHI database".into(),
             ));
         }
     }
@@ -319,4 +336,40 @@ pub async fn issue_admin_token(
         })
         .await?;
     Ok(t.text)
+}
+
+#[cfg(test)]
+mod separation_tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    fn config(dir: &Path) -> Config {
+        let file = crate::config::FileConfig::default();
+        Config::resolve(dir.to_owned(), file, crate::config::FileConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn refuses_keys_inside_or_beside_the_database() {
+        let d = tempfile::tempdir().unwrap();
+        let c = config(d.path());
+        assert!(check_separation(&c, &d.path().join("keys/keyring.json")).is_ok());
+        assert!(check_separation(&c, &c.sqlite_path()).is_err(), "keyring is the db");
+        assert!(
+            check_separation(&c, &d.path().join("keyring.json")).is_err(),
+            "beside the db outside keys/"
+        );
+        let mut pg = config(d.path());
+        pg.database = Some("postgres://x/y".into());
+        assert!(check_separation(&pg, &d.path().join("keyring.json")).is_ok());
+    }
+
+    #[test]
+    fn refuses_the_signing_key_as_the_database() {
+        let d = tempfile::tempdir().unwrap();
+        let c = config(d.path());
+        fs::create_dir_all(d.path().join("audit-key")).unwrap();
+        // A symlinked layout: `phivault.db` resolving to the signing key dir.
+        std::os::unix::fs::symlink(d.path().join("audit-key"), c.sqlite_path()).unwrap();
+        assert!(check_separation(&c, &d.path().join("keys/keyring.json")).is_err());
+    }
 }
