@@ -160,7 +160,11 @@ async fn status(ctx: &Ctx, period_days: u32) -> CliResult {
     ));
     for k in ctx.keyring.keks() {
         let created = k.created_at.map_or("unknown".into(), |t| t.to_string());
-        let mark = if k.version == current { " (current)" } else { "" };
+        let mark = if k.version == current {
+            " (current)"
+        } else {
+            ""
+        };
         out::line(format_args!(
             "kek {}{mark}: created {created}, {} DEKs",
             k.version,
@@ -174,17 +178,24 @@ async fn status(ctx: &Ctx, period_days: u32) -> CliResult {
     let known: Vec<u32> = ctx.keyring.keks().iter().map(|k| k.version).collect();
     for (v, n) in &counts {
         if *v != SHREDDED_KEK_VERSION && !known.contains(v) {
-            out::line(format_args!("WARNING: {n} DEKs under kek {v}, which the keyring lacks"));
+            out::line(format_args!(
+                "WARNING: {n} DEKs under kek {v}, which the keyring lacks"
+            ));
         }
     }
-    let age = ctx.keyring.keks().last().and_then(|k| k.created_at).map(|t| {
-        jiff::Timestamp::now().duration_since(t).as_secs() / 86_400
-    });
+    let age = ctx
+        .keyring
+        .keks()
+        .last()
+        .and_then(|k| k.created_at)
+        .map(|t| jiff::Timestamp::now().duration_since(t).as_secs() / 86_400);
     match age {
         Some(d) if d > i64::from(period_days) => out::line(format_args!(
             "WARNING: current kek is {d} days old (rotation period {period_days} days): run `phivault keys rotate`"
         )),
-        Some(d) => out::line(format_args!("current kek age: {d} days (period {period_days})")),
+        Some(d) => out::line(format_args!(
+            "current kek age: {d} days (period {period_days})"
+        )),
         None => out::line("current kek age: unknown"),
     }
     Ok(())
@@ -194,7 +205,11 @@ async fn rotate(ctx: &Ctx, resume: bool, page: u32) -> CliResult {
     if !resume {
         let kek = ctx.keyring.rotate(jiff::Timestamp::now()).await?;
         out::err(format_args!("rotated: kek {} is current", kek.version));
-        record(ctx, vec![event("key_rotated", format!("kek/{}", kek.version))]).await?;
+        record(
+            ctx,
+            vec![event("key_rotated", format!("kek/{}", kek.version))],
+        )
+        .await?;
     }
     let target = ctx.keyring.current();
     let todo = |c: &[(u32, u64)]| -> u64 {
@@ -258,7 +273,11 @@ async fn rotate(ctx: &Ctx, resume: bool, page: u32) -> CliResult {
         start.elapsed().as_secs_f64()
     ));
     if left > 0 {
-        return Err(format!("{left} DEKs are not under kek {}; rerun with --resume", target.version).into());
+        return Err(format!(
+            "{left} DEKs are not under kek {}; rerun with --resume",
+            target.version
+        )
+        .into());
     }
     Ok(())
 }
@@ -289,14 +308,20 @@ async fn scan(ctx: &Ctx, min_version: Option<u32>) -> CliResult {
     let min = min_version.unwrap_or(ctx.keyring.current().version);
     let (mut after, mut old_kek, mut bad_alg, mut seen) = (None::<String>, 0u64, 0u64, 0u64);
     loop {
-        let rows = ctx.store.list_deks(DekFilter::All, after.as_deref(), 500).await?;
+        let rows = ctx
+            .store
+            .list_deks(DekFilter::All, after.as_deref(), 500)
+            .await?;
         let Some(last) = rows.last() else { break };
         after = Some(last.id.clone());
         for r in rows {
             seen += 1;
             if r.kek_version < min {
                 old_kek += 1;
-                out::line(format_args!("{}/{}: kek {} < {min}", r.collection, r.id, r.kek_version));
+                out::line(format_args!(
+                    "{}/{}: kek {} < {min}",
+                    r.collection, r.id, r.kek_version
+                ));
             }
             let Some(rec) = ctx.store.get_record(&r.collection, &r.id).await? else {
                 continue;
@@ -308,7 +333,10 @@ async fn scan(ctx: &Ctx, min_version: Option<u32>) -> CliResult {
             });
             if deprecated {
                 bad_alg += 1;
-                out::line(format_args!("{}/{}: deprecated or unknown field algorithm", r.collection, r.id));
+                out::line(format_args!(
+                    "{}/{}: deprecated or unknown field algorithm",
+                    r.collection, r.id
+                ));
             }
         }
     }
@@ -334,7 +362,10 @@ async fn shred(ctx: &Ctx, patient: &str, yes: bool) -> CliResult {
     e.patient_id = Some(patient.to_owned());
     record(ctx, vec![e]).await?;
     let gone = ctx.store.shred_patient(patient).await?;
-    out::line(format_args!("shredded {} records of patient {patient}", gone.len()));
+    out::line(format_args!(
+        "shredded {} records of patient {patient}",
+        gone.len()
+    ));
     for g in &gone {
         out::line(format_args!("  {}/{}", g.collection, g.id));
     }

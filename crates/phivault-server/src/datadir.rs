@@ -353,7 +353,10 @@ mod separation_tests {
         let d = tempfile::tempdir().unwrap();
         let c = config(d.path());
         assert!(check_separation(&c, &d.path().join("keys/keyring.json")).is_ok());
-        assert!(check_separation(&c, &c.sqlite_path()).is_err(), "keyring is the db");
+        assert!(
+            check_separation(&c, &c.sqlite_path()).is_err(),
+            "keyring is the db"
+        );
         assert!(
             check_separation(&c, &d.path().join("keyring.json")).is_err(),
             "beside the db outside keys/"

@@ -333,7 +333,10 @@ async fn keys_suite(s: Arc<dyn Store>) {
     assert_eq!(seen.len(), 26);
     assert!(seen.windows(2).all(|w| w[0].id < w[1].id));
     let first = &seen[0];
-    assert_eq!((first.kek_version, first.wrapped_dek.clone()), (1, vec![0; 60]));
+    assert_eq!(
+        (first.kek_version, first.wrapped_dek.clone()),
+        (1, vec![0; 60])
+    );
 
     // CAS: a stale `old` does not apply; a right one does; both in one call.
     let swap = |id: &str, old: Vec<u8>| DekSwap {
@@ -350,7 +353,11 @@ async fn keys_suite(s: Arc<dyn Store>) {
     assert_eq!(n, 1, "the stale swap is refused");
     let got = s.get_record("patients", &ids[1]).await.unwrap().unwrap();
     assert_eq!((got.kek_version, got.wrapped_dek), (2, vec![0xAA; 61]));
-    assert_eq!(got.sealed, rec(&ids[1], 0).sealed, "sealed fields untouched");
+    assert_eq!(
+        got.sealed,
+        rec(&ids[1], 0).sealed,
+        "sealed fields untouched"
+    );
     let still = s.get_record("patients", &ids[2]).await.unwrap().unwrap();
     assert_eq!((still.kek_version, still.wrapped_dek), (1, vec![2; 60]));
     assert_eq!(
@@ -371,11 +378,27 @@ async fn keys_suite(s: Arc<dyn Store>) {
     let p = s.get_record("patients", &ids[0]).await.unwrap().unwrap();
     assert!(p.wrapped_dek.is_empty() && p.sealed.is_empty());
     assert_eq!(p.kek_version, SHREDDED_KEK_VERSION);
-    assert!(s.search("patients", "ssn", &[0; 16], 10).await.unwrap().is_empty());
-    assert!(s.search("encounters", "code", &[7; 16], 10).await.unwrap().is_empty());
+    assert!(
+        s.search("patients", "ssn", &[0; 16], 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.search("encounters", "code", &[7; 16], 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let other = s.get_record("patients", &ids[3]).await.unwrap().unwrap();
     assert_eq!(other.wrapped_dek, vec![3; 60]);
-    assert_eq!(s.search("patients", "ssn", &[3; 16], 10).await.unwrap().len(), 1);
+    assert_eq!(
+        s.search("patients", "ssn", &[3; 16], 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(
         s.count_deks_by_kek().await.unwrap(),
         vec![(SHREDDED_KEK_VERSION, 2), (1, 23), (2, 1)]

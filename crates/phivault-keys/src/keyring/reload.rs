@@ -9,7 +9,7 @@ use phivault_core::envelope::LocalKek;
 use zeroize::Zeroizing;
 
 use super::protect::{self, ProtectedFile};
-use super::{FormatProbe, Kek, KeyringError, KeyringFile, Keyring, decode32, protect_err};
+use super::{FormatProbe, Kek, Keyring, KeyringError, KeyringFile, decode32, protect_err};
 
 type Parsed = (BTreeMap<u32, Kek>, Zeroizing<[u8; 32]>);
 

@@ -2,8 +2,7 @@
 
 use super::PgStore;
 use crate::{
-    DekFilter, DekRow, DekSwap, ErrorKind, SHREDDED_KEK_VERSION, Shredded, StoreError,
-    StoredRecord,
+    DekFilter, DekRow, DekSwap, ErrorKind, SHREDDED_KEK_VERSION, Shredded, StoreError, StoredRecord,
 };
 
 fn version(v: i64) -> Result<u32, StoreError> {
@@ -101,7 +100,10 @@ impl PgStore {
             )
             .await?;
         let rows = c
-            .query(&st, &[&patient_id, &empty, &i64::from(SHREDDED_KEK_VERSION)])
+            .query(
+                &st,
+                &[&patient_id, &empty, &i64::from(SHREDDED_KEK_VERSION)],
+            )
             .await?;
         rows.iter()
             .map(|r| {

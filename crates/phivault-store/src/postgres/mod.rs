@@ -10,7 +10,10 @@ mod migrations;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::{NoTls, Row};
 
-use crate::{DekFilter, DekRow, DekSwap, ErrorKind, IndexEntry, Shredded, Store, StoreError, StoredRecord, TokenKind, TokenRow};
+use crate::{
+    DekFilter, DekRow, DekSwap, ErrorKind, IndexEntry, Shredded, Store, StoreError, StoredRecord,
+    TokenKind, TokenRow,
+};
 
 /// The schema phivault's tables live in unless told otherwise.
 pub const DEFAULT_SCHEMA: &str = "phivault";

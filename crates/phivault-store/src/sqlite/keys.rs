@@ -8,9 +8,7 @@ use rusqlite::params;
 
 use super::SqliteStore;
 use super::writer::Job;
-use crate::{
-    DekFilter, DekRow, DekSwap, SHREDDED_KEK_VERSION, Shredded, StoreError, StoredRecord,
-};
+use crate::{DekFilter, DekRow, DekSwap, SHREDDED_KEK_VERSION, Shredded, StoreError, StoredRecord};
 
 impl SqliteStore {
     pub(super) async fn list_deks_impl(
@@ -31,17 +29,14 @@ impl SqliteStore {
                  WHERE id > ?1 AND kek_version <> ?2 AND (?3 IS NULL OR kek_version <> ?3)
                  ORDER BY id LIMIT ?4",
             )?;
-            let rows = st.query_map(
-                params![after, SHREDDED_KEK_VERSION, not_at, limit],
-                |r| {
-                    Ok(DekRow {
-                        collection: r.get(0)?,
-                        id: r.get(1)?,
-                        kek_version: r.get(2)?,
-                        wrapped_dek: r.get(3)?,
-                    })
-                },
-            )?;
+            let rows = st.query_map(params![after, SHREDDED_KEK_VERSION, not_at, limit], |r| {
+                Ok(DekRow {
+                    collection: r.get(0)?,
+                    id: r.get(1)?,
+                    kek_version: r.get(2)?,
+                    wrapped_dek: r.get(3)?,
+                })
+            })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await

@@ -15,7 +15,10 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::Semaphore;
 
-use crate::{DekFilter, DekRow, DekSwap, ErrorKind, IndexEntry, Shredded, Store, StoreError, StoredRecord, TokenKind, TokenRow};
+use crate::{
+    DekFilter, DekRow, DekSwap, ErrorKind, IndexEntry, Shredded, Store, StoreError, StoredRecord,
+    TokenKind, TokenRow,
+};
 use checkpoint::Checkpointer;
 use writer::{Job, Writer};
 
