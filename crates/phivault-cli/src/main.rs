@@ -5,6 +5,7 @@ mod audit;
 mod bench;
 mod demo;
 mod export;
+mod keys;
 mod out;
 mod policy;
 mod scan;
@@ -47,6 +48,9 @@ enum Command {
     Export(export::ExportArgs),
     /// Find PHI in log files, directories, gzip files or stdin (exit 1 if any).
     ScanLogs(scan::ScanArgs),
+    /// Key management: status, rotate, retire, scan, shred.
+    #[command(subcommand)]
+    Keys(keys::KeysCmd),
 }
 
 #[derive(Debug, Args)]
@@ -142,7 +146,8 @@ fn main() -> ExitCode {
         | Command::Access(_)
         | Command::Audit(_)
         | Command::ScanLogs(_)
-        | Command::Export(_) => "warn",
+        | Command::Export(_)
+        | Command::Keys(_) => "warn",
         _ => "info",
     });
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -166,6 +171,7 @@ fn main() -> ExitCode {
             Command::Audit(c) => audit::run(c).await,
             Command::ScanLogs(_) => Ok(()),
             Command::Export(a) => export::run(a).await,
+            Command::Keys(c) => keys::run(c).await,
         }
     });
     match result {

@@ -14,6 +14,7 @@
 //!   protected.
 
 mod protect;
+mod reload;
 #[cfg(test)]
 mod tests;
 
@@ -257,27 +258,7 @@ impl Keyring {
             }
             _ => return Err(malformed()),
         };
-        let file: KeyringFile = serde_json::from_slice(&body).map_err(|_| malformed())?;
-        if file.format != 1 || file.protection != "none" {
-            return Err(malformed());
-        }
-        let mut keks = BTreeMap::new();
-        for e in &file.keks {
-            let material = decode32(&e.key, &path)?;
-            let local = LocalKek::new(e.version, &material).map_err(|_| malformed())?;
-            let kek = Kek {
-                material,
-                local,
-                created_at: e.created_at.clone(),
-            };
-            if keks.insert(e.version, kek).is_some() {
-                return Err(malformed());
-            }
-        }
-        if !keks.contains_key(&file.current) {
-            return Err(malformed());
-        }
-        let index_root = decode32(&file.index_root, &path)?;
+        let (keks, index_root) = reload::parse_body(&body, &path)?;
         Ok(Self {
             path,
             index_root,
@@ -476,6 +457,12 @@ impl KeyProvider for Keyring {
     ) -> Result<DataKey, UnwrapError> {
         if wrapped.kek.provider != 1 {
             return Err(UnwrapError::UnknownKek(wrapped.kek.version));
+        }
+        // A version newer than ours was added by a rotation in another
+        // process (`phivault keys rotate`): re-read the file once.
+        let current = self.read().current();
+        if wrapped.kek.version > current && self.reload().is_err() {
+            tracing::warn!("keyring: reload after an unknown kek version failed");
         }
         self.read()
             .keks

@@ -134,7 +134,10 @@ pub fn cert_fingerprint(path: &Path) -> Result<String, DataDirError> {
     Ok(crate::tls::fingerprint(&der))
 }
 
-/// Refuses a configuration whose keyring would sit inside the PHI store.
+/// Refuses a configuration whose key material would sit inside the PHI
+/// store: the keyring or the audit signing key being (or lying under) the
+/// SQLite file, or a keyring in the database's directory outside `keys/`
+/// (a copy of that directory would then carry keys and PHI together).
 pub fn check_separation(config: &Config, keyring: &Path) -> Result<(), DataDirError> {
     let canon = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
     let key = canon(keyring);
@@ -143,6 +146,20 @@ pub fn check_separation(config: &Config, keyring: &Path) -> Result<(), DataDirEr
         if key == db || key.starts_with(&db) {
             return Err(DataDirError::Separation(
                 "the keyring path is the SQLite PHI database; keep keys apart from PHI".into(),
+            ));
+        }
+        if let Some(db_dir) = db.parent()
+            && key.starts_with(db_dir)
+            && !key.starts_with(db_dir.join("keys"))
+        {
+            return Err(DataDirError::Separation(
+                "the keyring lies beside the SQLite PHI database outside `keys/`".into(),
+            ));
+        }
+        let signer = canon(&config.data_dir.join("audit-key"));
+        if signer == db || signer.starts_with(&db) {
+            return Err(DataDirError::Separation(
+                "the audit signing key directory is the SQLite PHI database".into(),
             ));
         }
     }
@@ -177,14 +194,63 @@ async fn open_as(
     let text = fs::read_to_string(&schema_path).map_err(io(&schema_path))?;
     let schema =
         Schema::from_toml(&text).map_err(|e| DataDirError::Schema(schema_path.clone(), e))?;
-    let keyring = Keyring::open(&config.data_dir.join("keys"))?;
+    let keyring = open_keyring(&config.data_dir.join("keys"))?;
     check_separation(config, keyring.path())?;
     let store = phivault_store::open(&config.store_location()).await?;
-    let keys: Arc<dyn phivault_keys::KeyProvider> =
-        Arc::new(Keyring::open(&config.data_dir.join("keys"))?);
+    let provider = Arc::new(open_keyring(&config.data_dir.join("keys"))?);
+    let keys: Arc<dyn phivault_keys::KeyProvider> = provider.clone();
     let audit = open_audit(config, &store, writable_audit).await?;
+    if writable_audit {
+        spawn_key_watch(config.data_dir.clone(), &provider, &audit).await?;
+    }
     let vault = Vault::new(schema, store, keys, keyring.index_root(), clock, audit);
     Ok((vault, keyring))
+}
+
+/// Opens the keyring, with the passphrase from `PHIVAULT_KEYRING_PASSPHRASE`
+/// or the file named by `PHIVAULT_KEYRING_PASSPHRASE_FILE` when set.
+pub fn open_keyring(dir: &Path) -> Result<Keyring, DataDirError> {
+    use phivault_keys::Passphrase;
+    let bad = |e: phivault_keys::SecretLoadError| DataDirError::Config(e.to_string());
+    let pass = match Passphrase::from_env("PHIVAULT_KEYRING_PASSPHRASE").map_err(bad)? {
+        Some(p) => Some(p),
+        None => match std::env::var_os("PHIVAULT_KEYRING_PASSPHRASE_FILE") {
+            Some(f) => Some(Passphrase::from_file(Path::new(&f)).map_err(bad)?),
+            None => None,
+        },
+    };
+    Ok(Keyring::open_with(dir, pass.as_ref())?)
+}
+
+/// Drains the audit outbox now, then every 30 s re-reads the keyring (so new
+/// writes use a KEK version `phivault keys rotate` added) and drains again.
+async fn spawn_key_watch(
+    data_dir: PathBuf,
+    keyring: &Arc<Keyring>,
+    audit: &Arc<crate::audit::AuditLog>,
+) -> Result<(), DataDirError> {
+    use crate::audit::outbox;
+    outbox::drain(&data_dir, audit)
+        .await
+        .map_err(|e| DataDirError::Audit(e.to_string()))?;
+    let (keyring, audit) = (Arc::downgrade(keyring), Arc::downgrade(audit));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(outbox::DRAIN_PERIOD);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let (Some(k), Some(a)) = (keyring.upgrade(), audit.upgrade()) else {
+                return;
+            };
+            if let Err(e) = k.reload() {
+                tracing::error!(error = %e, "keyring: periodic reload failed");
+            }
+            if let Err(e) = outbox::drain(&data_dir, &a).await {
+                tracing::error!(error = %e, "audit outbox: drain failed");
+            }
+        }
+    });
+    Ok(())
 }
 
 /// The audit store beside `store`: the same PostgreSQL database, or segment
@@ -270,4 +336,43 @@ pub async fn issue_admin_token(
         })
         .await?;
     Ok(t.text)
+}
+
+#[cfg(test)]
+mod separation_tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    fn config(dir: &Path) -> Config {
+        let file = crate::config::FileConfig::default();
+        Config::resolve(dir.to_owned(), file, crate::config::FileConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn refuses_keys_inside_or_beside_the_database() {
+        let d = tempfile::tempdir().unwrap();
+        let c = config(d.path());
+        assert!(check_separation(&c, &d.path().join("keys/keyring.json")).is_ok());
+        assert!(
+            check_separation(&c, &c.sqlite_path()).is_err(),
+            "keyring is the db"
+        );
+        assert!(
+            check_separation(&c, &d.path().join("keyring.json")).is_err(),
+            "beside the db outside keys/"
+        );
+        let mut pg = config(d.path());
+        pg.database = Some("postgres://x/y".into());
+        assert!(check_separation(&pg, &d.path().join("keyring.json")).is_ok());
+    }
+
+    #[test]
+    fn refuses_the_signing_key_as_the_database() {
+        let d = tempfile::tempdir().unwrap();
+        let c = config(d.path());
+        fs::create_dir_all(d.path().join("audit-key")).unwrap();
+        // A symlinked layout: `phivault.db` resolving to the signing key dir.
+        std::os::unix::fs::symlink(d.path().join("audit-key"), c.sqlite_path()).unwrap();
+        assert!(check_separation(&c, &d.path().join("keys/keyring.json")).is_err());
+    }
 }

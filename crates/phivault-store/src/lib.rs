@@ -7,12 +7,14 @@
 mod access;
 pub mod audit;
 mod error;
+mod keys;
 pub mod postgres;
 pub mod sqlite;
 mod types;
 
 pub use access::AccessStore;
 pub use error::{ErrorKind, StoreError};
+pub use keys::{DekFilter, DekRow, DekSwap, SHREDDED_KEK_VERSION, Shredded};
 pub use types::{BreakGlassRow, IndexEntry, StoredRecord, TokenKind, TokenRow, UserRow};
 
 /// The storage contract. Both backends pass the same conformance suite
@@ -86,6 +88,28 @@ pub trait Store: AccessStore + Send + Sync + std::fmt::Debug {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<StoredRecord>, StoreError>;
+    /// Up to `limit` wrapped DEKs with ids greater than `after`, by id
+    /// (keyset pagination: stable while records are added or changed).
+    async fn list_deks(
+        &self,
+        filter: DekFilter,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<DekRow>, StoreError>;
+
+    /// Number of records per KEK version, ascending by version (shredded
+    /// records count under [`SHREDDED_KEK_VERSION`]).
+    async fn count_deks_by_kek(&self) -> Result<Vec<(u32, u64)>, StoreError>;
+
+    /// Applies each swap whose stored wrapped DEK still equals `old`, in one
+    /// transaction; returns how many applied (the others changed meanwhile).
+    async fn swap_deks(&self, swaps: Vec<DekSwap>) -> Result<u64, StoreError>;
+
+    /// Crypto-shreds the patient record `patient_id` and every record linked
+    /// to it: the wrapped DEK and the sealed fields are erased, the KEK
+    /// version set to [`SHREDDED_KEK_VERSION`], the blind-index entries
+    /// deleted; plain fields stay. One transaction. Returns the records.
+    async fn shred_patient(&self, patient_id: &str) -> Result<Vec<Shredded>, StoreError>;
 }
 
 /// Opens the store named by a URL: `postgres://…` or a SQLite file path.

@@ -17,7 +17,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use phivault_store::{
-    BreakGlassRow, ErrorKind, IndexEntry, Store, StoredRecord, TokenKind, TokenRow, UserRow,
+    BreakGlassRow, DekFilter, DekSwap, ErrorKind, IndexEntry, SHREDDED_KEK_VERSION, Store,
+    StoredRecord, TokenKind, TokenRow, UserRow,
 };
 
 fn rec(id: &str, t: i64) -> StoredRecord {
@@ -316,6 +317,136 @@ async fn access_suite(s: Arc<dyn Store>) {
     assert!(s.break_glass_active("a", p, 199).await.unwrap());
     assert!(!s.break_glass_active("a", p, 200).await.unwrap());
     assert!(!s.break_glass_active("b", p, 150).await.unwrap());
+}
+
+/// DEK pages, counts per KEK version, compare-and-swap, shredding.
+async fn keys_suite(s: Arc<dyn Store>) {
+    let ids: Vec<String> = (0..25)
+        .map(|i| format!("00000000-0000-4000-8000-{i:012}"))
+        .collect();
+    for (n, id) in ids.iter().enumerate() {
+        let mut r = rec(id, n as i64);
+        r.wrapped_dek = vec![n as u8; 60];
+        s.insert_record(r, vec![idx("ssn", n as u8)]).await.unwrap();
+    }
+    // An encounter linked to the first patient.
+    let enc_id = "10000000-0000-4000-8000-000000000001";
+    let mut enc = rec(enc_id, 99);
+    enc.collection = "encounters".into();
+    enc.patient_id = Some(ids[0].clone());
+    s.insert_record(enc, vec![idx("code", 7)]).await.unwrap();
+    assert_eq!(s.count_deks_by_kek().await.unwrap(), vec![(1, 26)]);
+
+    // Keyset pages cover every record once, in id order.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = s
+            .list_deks(DekFilter::All, after.as_deref(), 7)
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 7);
+        after = page.last().map(|d| d.id.clone());
+        seen.extend(page);
+    }
+    assert_eq!(seen.len(), 26);
+    assert!(seen.windows(2).all(|w| w[0].id < w[1].id));
+    let first = &seen[0];
+    assert_eq!(
+        (first.kek_version, first.wrapped_dek.clone()),
+        (1, vec![0; 60])
+    );
+
+    // CAS: a stale `old` does not apply; a right one does; both in one call.
+    let swap = |id: &str, old: Vec<u8>| DekSwap {
+        collection: "patients".into(),
+        id: id.into(),
+        old,
+        new: vec![0xAA; 61],
+        kek_version: 2,
+    };
+    let n = s
+        .swap_deks(vec![swap(&ids[1], vec![1; 60]), swap(&ids[2], vec![9; 60])])
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "the stale swap is refused");
+    let got = s.get_record("patients", &ids[1]).await.unwrap().unwrap();
+    assert_eq!((got.kek_version, got.wrapped_dek), (2, vec![0xAA; 61]));
+    assert_eq!(
+        got.sealed,
+        rec(&ids[1], 0).sealed,
+        "sealed fields untouched"
+    );
+    let still = s.get_record("patients", &ids[2]).await.unwrap().unwrap();
+    assert_eq!((still.kek_version, still.wrapped_dek), (1, vec![2; 60]));
+    assert_eq!(
+        s.swap_deks(vec![swap(&ids[1], vec![1; 60])]).await.unwrap(),
+        0,
+        "a second swap from the same old value is refused"
+    );
+    assert_eq!(s.count_deks_by_kek().await.unwrap(), vec![(1, 25), (2, 1)]);
+    let todo = s.list_deks(DekFilter::NotAt(2), None, 100).await.unwrap();
+    assert_eq!(todo.len(), 25);
+    assert!(todo.iter().all(|d| d.kek_version == 1));
+
+    // Shredding the first patient takes its encounter too, nothing else.
+    let gone = s.shred_patient(&ids[0]).await.unwrap();
+    let mut gone_ids: Vec<&str> = gone.iter().map(|g| g.id.as_str()).collect();
+    gone_ids.sort_unstable();
+    assert_eq!(gone_ids, vec![ids[0].as_str(), enc_id]);
+    let p = s.get_record("patients", &ids[0]).await.unwrap().unwrap();
+    assert!(p.wrapped_dek.is_empty() && p.sealed.is_empty());
+    assert_eq!(p.kek_version, SHREDDED_KEK_VERSION);
+    assert!(
+        s.search("patients", "ssn", &[0; 16], 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.search("encounters", "code", &[7; 16], 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let other = s.get_record("patients", &ids[3]).await.unwrap().unwrap();
+    assert_eq!(other.wrapped_dek, vec![3; 60]);
+    assert_eq!(
+        s.search("patients", "ssn", &[3; 16], 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.count_deks_by_kek().await.unwrap(),
+        vec![(SHREDDED_KEK_VERSION, 2), (1, 23), (2, 1)]
+    );
+    let all = s.list_deks(DekFilter::All, None, 100).await.unwrap();
+    assert_eq!(all.len(), 24, "shredded records are not listed");
+    assert!(s.shred_patient("no-such").await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = phivault_store::sqlite::SqliteStore::open(&dir.path().join("t.db")).unwrap();
+    keys_suite(Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_keys() {
+    let Some((schema, client, s)) = common::fresh_postgres("pv_keys").await else {
+        return;
+    };
+    keys_suite(Arc::new(s)).await;
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

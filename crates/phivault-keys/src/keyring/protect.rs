@@ -173,6 +173,45 @@ pub(super) fn open(
         return Err(ProtectError::Malformed);
     }
     let key = SealingKey::derive(pass, params, salt)?;
+    let buf = open_body(file, &key, nonce)?;
+    Ok((buf, key))
+}
+
+/// Opens a format-2 file with a sealing key already held (a reload after
+/// another process rotated): works while the file keeps the key's salt and
+/// parameters, which every re-seal but a passphrase change does.
+pub(super) fn open_held(
+    file: &ProtectedFile,
+    key: &SealingKey,
+) -> Result<Zeroizing<Vec<u8>>, ProtectError> {
+    if file.format != 2 || file.protection != "argon2id" {
+        return Err(ProtectError::Malformed);
+    }
+    let b64 = |s: &str| STANDARD.decode(s).map_err(|_| ProtectError::Malformed);
+    let salt: [u8; 16] = b64(&file.kdf.salt)?
+        .try_into()
+        .map_err(|_| ProtectError::Malformed)?;
+    let same = KdfParams {
+        m: file.kdf.m,
+        t: file.kdf.t,
+        p: file.kdf.p,
+    } == key.params
+        && salt == key.salt;
+    if !same {
+        return Err(ProtectError::Integrity);
+    }
+    let nonce: [u8; NONCE_LEN] = b64(&file.nonce)?
+        .try_into()
+        .map_err(|_| ProtectError::Malformed)?;
+    open_body(file, key, nonce)
+}
+
+fn open_body(
+    file: &ProtectedFile,
+    key: &SealingKey,
+    nonce: [u8; NONCE_LEN],
+) -> Result<Zeroizing<Vec<u8>>, ProtectError> {
+    let b64 = |s: &str| STANDARD.decode(s).map_err(|_| ProtectError::Malformed);
     let mut buf = Zeroizing::new(b64(&file.ciphertext)?);
     let len = key
         .aead()?
@@ -184,5 +223,5 @@ pub(super) fn open(
         .map_err(|_| ProtectError::Integrity)?
         .len();
     buf.truncate(len);
-    Ok((buf, key))
+    Ok(buf)
 }

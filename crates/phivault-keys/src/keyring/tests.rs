@@ -168,3 +168,34 @@ async fn rotate_rewrap_retire() {
         dek.expose()
     );
 }
+
+#[tokio::test]
+async fn reload_sees_a_rotation_by_another_process_protected_or_not() {
+    for protected in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let pass = Passphrase::new("correct horse battery".into());
+        let now = "2026-01-01T00:00:00Z";
+        let a = if protected {
+            Keyring::create_protected(dir.path(), now, &pass, KdfParams::INSECURE_FOR_TESTS)
+                .unwrap()
+        } else {
+            Keyring::create(dir.path(), now).unwrap()
+        };
+        // `b` is the server's copy; `a` the CLI's.
+        let b = Keyring::open_with(dir.path(), Some(&pass)).unwrap();
+        let dek = DataKey::generate().unwrap();
+        a.rotate_now(now).unwrap();
+        let w2 = a.wrap(&dek, "patients", "r1").await.unwrap();
+        assert_eq!(w2.kek.version, 2);
+        assert_eq!(b.current().version, 1);
+        // An unknown newer version on unwrap reloads once.
+        let got = b.unwrap(&w2, "patients", "r1").await.unwrap();
+        assert_eq!(got.id(), dek.id());
+        assert_eq!(b.current().version, 2, "new writes use the new version");
+        // Retirement elsewhere is seen on the next reload.
+        a.retire_versions_below(2).unwrap();
+        assert_eq!(b.reload().unwrap(), 2);
+        assert_eq!(b.keks().len(), 1);
+        assert_eq!(b.is_protected(), protected);
+    }
+}

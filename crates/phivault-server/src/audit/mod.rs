@@ -4,6 +4,7 @@
 
 mod keys;
 mod log;
+pub mod outbox;
 pub mod report;
 pub mod stream;
 pub mod verify;

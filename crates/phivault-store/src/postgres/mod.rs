@@ -4,12 +4,16 @@
 
 mod access;
 mod audit;
+mod keys;
 mod migrations;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::{NoTls, Row};
 
-use crate::{ErrorKind, IndexEntry, Store, StoreError, StoredRecord, TokenKind, TokenRow};
+use crate::{
+    DekFilter, DekRow, DekSwap, ErrorKind, IndexEntry, Shredded, Store, StoreError, StoredRecord,
+    TokenKind, TokenRow,
+};
 
 /// The schema phivault's tables live in unless told otherwise.
 pub const DEFAULT_SCHEMA: &str = "phivault";
@@ -360,5 +364,26 @@ impl Store for PgStore {
             .await?
             .try_get(0)?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn list_deks(
+        &self,
+        filter: DekFilter,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<DekRow>, StoreError> {
+        self.list_deks_impl(filter, after, limit).await
+    }
+
+    async fn count_deks_by_kek(&self) -> Result<Vec<(u32, u64)>, StoreError> {
+        self.count_deks_by_kek_impl().await
+    }
+
+    async fn swap_deks(&self, swaps: Vec<DekSwap>) -> Result<u64, StoreError> {
+        self.swap_deks_impl(swaps).await
+    }
+
+    async fn shred_patient(&self, patient_id: &str) -> Result<Vec<Shredded>, StoreError> {
+        self.shred_patient_impl(patient_id).await
     }
 }

@@ -5,6 +5,7 @@
 
 mod access;
 mod checkpoint;
+mod keys;
 mod migrations;
 mod writer;
 
@@ -14,7 +15,10 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::Semaphore;
 
-use crate::{ErrorKind, IndexEntry, Store, StoreError, StoredRecord, TokenKind, TokenRow};
+use crate::{
+    DekFilter, DekRow, DekSwap, ErrorKind, IndexEntry, Shredded, Store, StoreError, StoredRecord,
+    TokenKind, TokenRow,
+};
 use checkpoint::Checkpointer;
 use writer::{Job, Writer};
 
@@ -316,5 +320,26 @@ impl Store for SqliteStore {
             Ok(u64::try_from(n).unwrap_or(0))
         })
         .await
+    }
+
+    async fn list_deks(
+        &self,
+        filter: DekFilter,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<DekRow>, StoreError> {
+        self.list_deks_impl(filter, after, limit).await
+    }
+
+    async fn count_deks_by_kek(&self) -> Result<Vec<(u32, u64)>, StoreError> {
+        self.count_deks_by_kek_impl().await
+    }
+
+    async fn swap_deks(&self, swaps: Vec<DekSwap>) -> Result<u64, StoreError> {
+        self.swap_deks_impl(swaps).await
+    }
+
+    async fn shred_patient(&self, patient_id: &str) -> Result<Vec<Shredded>, StoreError> {
+        self.shred_patient_impl(patient_id).await
     }
 }

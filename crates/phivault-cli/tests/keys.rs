@@ -1,0 +1,214 @@
+//! `phivault keys` through the real binary, beside a running server:
+//! rotation killed with SIGKILL mid-way and resumed, retire refused while
+//! an old version is in use, shredding one patient leaves the others
+//! readable. SQLite always, PostgreSQL when configured.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stderr,
+    reason = "tests"
+)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use common::{BIN, Backend, Server, Vault, text};
+use serde_json::json;
+
+const PATIENTS: usize = 120;
+
+async fn create(srv: &Server, token: &str, coll: &str, body: serde_json::Value) -> String {
+    let res = srv
+        .http
+        .post(format!("{}/v1/collections/{coll}/records", srv.url))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    res.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn status_of(srv: &Server, token: &str, coll: &str, id: &str) -> u16 {
+    srv.http
+        .get(format!("{}/v1/collections/{coll}/records/{id}", srv.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Starts `keys rotate` and SIGKILLs it once it reports `kill_after` DEKs.
+fn rotate_and_kill(v: &Vault, kill_after: u64) {
+    let mut child = Command::new(BIN)
+        .args(["keys", "rotate", "--page", "10"])
+        .args(v.location())
+        .env_remove("PHIVAULT_DATABASE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        let Some(rest) = line.strip_prefix("progress: rewrapped ") else {
+            continue;
+        };
+        let n: u64 = rest.split('/').next().unwrap().parse().unwrap();
+        if n >= kill_after {
+            child.kill().unwrap();
+            break;
+        }
+    }
+    child.wait().unwrap();
+}
+
+async fn keys_end_to_end(backend: Backend) {
+    let Some(v) = Vault::init(backend).await else {
+        return;
+    };
+    let srv = v.serve();
+    let mut ids = Vec::new();
+    for i in 0..PATIENTS {
+        let ssn = format!("123-45-{:04}", 1000 + i);
+        let body =
+            json!({"fields": {"name": format!("Pat {i}"), "birth_date": "1980-01-02", "ssn": ssn}});
+        ids.push(create(&srv, &v.token, "patients", body).await);
+    }
+    let enc = create(
+        &srv,
+        &v.token,
+        "encounters",
+        json!({"patient_id": ids[0], "fields": {"date": "2024-05-01", "reason": "checkup"}}),
+    )
+    .await;
+    let total = PATIENTS as u64 + 1;
+
+    // Kill at a pseudo-random point (from the clock), then resume.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let kill_after = 10 + u64::from(nanos) % 90;
+    rotate_and_kill(&v, kill_after);
+    let st = v.run(&["keys", "status"]);
+    let st_text = text(&st);
+    assert!(st.status.success(), "{st_text}");
+    assert!(st_text.contains("kek 2 (current)"), "{st_text}");
+
+    // Retire is refused while version 1 DEKs remain.
+    let r = v.run(&["keys", "retire", "--below", "2"]);
+    assert!(!r.status.success());
+    assert!(text(&r).contains("refusing to retire"), "{}", text(&r));
+
+    // Every record reads back through the running server mid-rotation.
+    for id in &ids {
+        assert_eq!(status_of(&srv, &v.token, "patients", id).await, 200);
+    }
+
+    let r = v.run(&["keys", "rotate", "--resume", "--page", "10"]);
+    assert!(r.status.success(), "{}", text(&r));
+    let st_text = text(&v.run(&["keys", "status"]));
+    assert!(st_text.contains("kek 2 (current): created"), "{st_text}");
+    assert!(
+        st_text.contains(&format!("{total} DEKs")),
+        "no DEK lost: {st_text}"
+    );
+    let r = v.run(&["keys", "retire", "--below", "2"]);
+    assert!(r.status.success(), "{}", text(&r));
+    for id in &ids {
+        assert_eq!(status_of(&srv, &v.token, "patients", id).await, 200);
+    }
+    let scan = text(&v.run(&["keys", "scan", "--min-version", "2"]));
+    assert!(
+        scan.contains("0 under a kek below 2, 0 with a deprecated"),
+        "{scan}"
+    );
+
+    // Shred the first patient (and its encounter); the others stay readable.
+    let r = v.run(&["keys", "shred", "--patient", &ids[0], "--yes"]);
+    assert!(r.status.success(), "{}", text(&r));
+    assert!(text(&r).contains("shredded 2 records"), "{}", text(&r));
+    assert_ne!(status_of(&srv, &v.token, "patients", &ids[0]).await, 200);
+    assert_ne!(status_of(&srv, &v.token, "encounters", &enc).await, 200);
+    for id in &ids[1..] {
+        assert_eq!(status_of(&srv, &v.token, "patients", id).await, 200);
+    }
+    let res = srv
+        .http
+        .post(format!("{}/v1/collections/patients/search", srv.url))
+        .bearer_auth(&v.token)
+        .json(&json!({"field": "ssn", "value": "123-45-1000"}))
+        .send()
+        .await
+        .unwrap();
+    let found: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        found["records"].as_array().map(Vec::len),
+        Some(0),
+        "{found}"
+    );
+    drop(srv);
+
+    // The server appended the outboxed events (at start at the latest).
+    let srv = v.serve();
+    drop(srv);
+    let left = std::fs::read_dir(v.data_dir().join("audit-outbox"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(left, 0, "outbox drained");
+    let events = text(&v.run(&["audit", "export", "--format", "jsonl"]));
+    for action in [
+        "key_rotated",
+        "dek_rewrapped",
+        "kek_retired",
+        "patient_shredded",
+    ] {
+        assert!(events.contains(action), "{action} missing");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_sqlite() {
+    keys_end_to_end(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_postgres() {
+    keys_end_to_end(Backend::Postgres).await;
+}
+
+#[test]
+fn shred_asks_for_confirmation() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(v) = rt.block_on(Vault::init(Backend::Sqlite)) else {
+        return;
+    };
+    let mut child = Command::new(BIN)
+        .args(["keys", "shred", "--patient", "x"])
+        .args(v.location())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"no\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("not confirmed"), "{}", text(&out));
+}

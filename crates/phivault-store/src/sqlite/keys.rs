@@ -1,0 +1,119 @@
+//! Key management on SQLite: DEK pages on the reader pool, swaps and
+//! shredding as one job each on the group-commit writer.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rusqlite::params;
+
+use super::SqliteStore;
+use super::writer::Job;
+use crate::{DekFilter, DekRow, DekSwap, SHREDDED_KEK_VERSION, Shredded, StoreError, StoredRecord};
+
+impl SqliteStore {
+    pub(super) async fn list_deks_impl(
+        &self,
+        filter: DekFilter,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<DekRow>, StoreError> {
+        let after = after.unwrap_or("").to_owned();
+        // `NotAt(v)` lists every version other than `v` except shredded ones.
+        let not_at = match filter {
+            DekFilter::All => None,
+            DekFilter::NotAt(v) => Some(v),
+        };
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT collection, id, kek_version, wrapped_dek FROM records
+                 WHERE id > ?1 AND kek_version <> ?2 AND (?3 IS NULL OR kek_version <> ?3)
+                 ORDER BY id LIMIT ?4",
+            )?;
+            let rows = st.query_map(params![after, SHREDDED_KEK_VERSION, not_at, limit], |r| {
+                Ok(DekRow {
+                    collection: r.get(0)?,
+                    id: r.get(1)?,
+                    kek_version: r.get(2)?,
+                    wrapped_dek: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    pub(super) async fn count_deks_by_kek_impl(&self) -> Result<Vec<(u32, u64)>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT kek_version, count(*) FROM records GROUP BY kek_version ORDER BY kek_version",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok((r.get::<_, u32>(0)?, u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0)))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    pub(super) async fn swap_deks_impl(&self, swaps: Vec<DekSwap>) -> Result<u64, StoreError> {
+        let applied = Arc::new(AtomicU64::new(0));
+        let out = Arc::clone(&applied);
+        self.writer
+            .submit(Job::Exec(Box::new(move |c| {
+                let mut st = c.prepare_cached(
+                    "UPDATE records SET wrapped_dek = ?1, kek_version = ?2
+                     WHERE id = ?3 AND collection = ?4 AND wrapped_dek = ?5",
+                )?;
+                let mut n = 0u64;
+                for s in &swaps {
+                    n += u64::try_from(st.execute(params![
+                        s.new,
+                        s.kek_version,
+                        s.id,
+                        s.collection,
+                        s.old
+                    ])?)
+                    .unwrap_or(0);
+                }
+                out.store(n, Ordering::Release);
+                Ok(true)
+            })))
+            .await?;
+        Ok(applied.load(Ordering::Acquire))
+    }
+
+    pub(super) async fn shred_patient_impl(
+        &self,
+        patient_id: &str,
+    ) -> Result<Vec<Shredded>, StoreError> {
+        let pid = patient_id.to_owned();
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.writer
+            .submit(Job::Exec(Box::new(move |c| {
+                let ids: Vec<Shredded> = c
+                    .prepare_cached(
+                        "SELECT collection, id FROM records WHERE id = ?1 OR patient_id = ?1 ORDER BY id",
+                    )?
+                    .query_map(params![pid], |r| {
+                        Ok(Shredded {
+                            collection: r.get(0)?,
+                            id: r.get(1)?,
+                        })
+                    })?
+                    .collect::<Result<_, _>>()?;
+                let empty = StoredRecord::encode_sealed_fields(&Default::default());
+                let mut upd = c.prepare_cached(
+                    "UPDATE records SET wrapped_dek = x'', sealed = ?1, kek_version = ?2 WHERE id = ?3",
+                )?;
+                let mut del = c.prepare_cached("DELETE FROM blind_index WHERE record_id = ?1")?;
+                for s in &ids {
+                    upd.execute(params![empty, SHREDDED_KEK_VERSION, s.id])?;
+                    del.execute(params![s.id])?;
+                }
+                let _ = tx.send(ids);
+                Ok(true)
+            })))
+            .await?;
+        Ok(rx.try_recv().unwrap_or_default())
+    }
+}
