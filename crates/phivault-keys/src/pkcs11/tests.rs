@@ -9,6 +9,11 @@ use cryptoki::object::{Attribute, AttributeInfo, AttributeType};
 
 use super::*;
 
+/// One test at a time on the shared token: SoftHSM2 fails key generation
+/// (CKR_GENERAL_ERROR) when several sessions of one process create objects
+/// at once.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The test token's config with a label stem unique to this test, so tests
 /// running in parallel on one token do not see each other's keys.
 pub(crate) fn test_config(test: &str) -> Option<Pkcs11Config> {
@@ -53,6 +58,7 @@ async fn cleanup(p: &Pkcs11Provider) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrap_unwrap_roundtrip_and_wrong_aad() {
+    let _serial = SERIAL.lock().await;
     let Some(p) = connect("roundtrip").await else {
         return;
     };
@@ -93,6 +99,7 @@ async fn wrap_unwrap_roundtrip_and_wrong_aad() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_keeps_old_versions() {
+    let _serial = SERIAL.lock().await;
     let Some(c) = test_config("rotate") else {
         return;
     };
@@ -137,6 +144,7 @@ async fn rotation_keeps_old_versions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kek_is_not_extractable() {
+    let _serial = SERIAL.lock().await;
     let Some(p) = connect("extract").await else {
         return;
     };
@@ -191,6 +199,7 @@ async fn kek_is_not_extractable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn debug_and_errors_never_show_the_pin() {
+    let _serial = SERIAL.lock().await;
     let Some(mut c) = test_config("debug") else {
         return;
     };
