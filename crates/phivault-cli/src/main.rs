@@ -7,6 +7,7 @@ mod demo;
 mod out;
 mod policy;
 mod serve;
+mod telehealth;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,6 +42,9 @@ enum Command {
     /// Validate role files; explain a decision.
     #[command(subcommand)]
     Policy(policy::PolicyCmd),
+    /// Telehealth end-to-end encryption: `phivault telehealth demo`.
+    #[command(subcommand)]
+    Telehealth(telehealth::TelehealthCmd),
 }
 
 #[derive(Debug, Args)]
@@ -121,7 +125,8 @@ fn main() -> ExitCode {
         | Command::Bench(_)
         | Command::Policy(_)
         | Command::Access(_)
-        | Command::Audit(_) => "warn",
+        | Command::Audit(_)
+        | Command::Telehealth(_) => "warn",
         _ => "info",
     });
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -143,6 +148,7 @@ fn main() -> ExitCode {
             Command::Policy(c) => policy::finish(policy::run(c).await),
             Command::Access(c) => access::run(c).await,
             Command::Audit(c) => audit::run(c).await,
+            Command::Telehealth(c) => telehealth::run(c).await,
         }
     });
     match result {

@@ -8,6 +8,7 @@ pub mod config;
 pub mod datadir;
 pub mod embedded;
 pub mod http;
+pub mod telehealth;
 pub mod tls;
 pub mod vault;
 
