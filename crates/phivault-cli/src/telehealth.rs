@@ -363,12 +363,9 @@ async fn demo() -> CliResult {
     for i in 0..3 {
         let (a, b) = (i, (i + 1) % 3);
         sent.push(send_frame(&mut devices[a], 1).await?);
-        out::line(format_args!(
-            "   {} -> {}: {}",
-            devices[a].name,
-            devices[b].name,
-            receive_frame(&mut devices[b]).await?
-        ));
+        let got = receive_frame(&mut devices[b]).await?;
+        let (na, nb) = (devices[a].name, devices[b].name);
+        out::line(format_args!("   {na} -> {nb}: {got}"));
         let c = (i + 2) % 3;
         let _ = receive_frame(&mut devices[c]).await?;
     }
@@ -435,12 +432,8 @@ async fn demo() -> CliResult {
     ));
     let _ = follower;
     sent.push(send_frame(l, 2).await?);
-    out::line(format_args!(
-        "   {} -> {}: {}",
-        l.name,
-        f.name,
-        receive_frame(f).await?
-    ));
+    let got = receive_frame(f).await?;
+    out::line(format_args!("   {} -> {}: {got}", l.name, f.name));
     // The interpreter kept the old keys; an epoch-2 frame (captured off the wire) fails.
     let interp = &mut devices[2];
     let last = sent.last().ok_or("no frame")?.clone();
