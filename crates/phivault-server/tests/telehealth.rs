@@ -2,6 +2,14 @@
 //! participants only, SFrame end to end with keys the server never sees, removal forcing a new
 //! epoch announced over the signalling WebSocket, and the audit trail of joins, leaves and
 //! epochs (ids only, no key material).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stderr,
+    reason = "tests"
+)]
 
 mod common;
 
@@ -25,12 +33,11 @@ fn rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
 
 struct Peer {
     token: String,
-    user: String,
     keys: DeviceKeyPair,
     device: String,
 }
 
-async fn register(app: &common::App, call: &str, token: &str, user: &str) -> Peer {
+async fn register(app: &common::App, call: &str, token: &str) -> Peer {
     let keys = DeviceKeyPair::generate(&mut rng());
     let (s, b) = app
         .send_as(
@@ -43,7 +50,6 @@ async fn register(app: &common::App, call: &str, token: &str, user: &str) -> Pee
     assert_eq!(s, 201, "{b}");
     Peer {
         token: token.to_owned(),
-        user: user.to_owned(),
         keys,
         device: b["device_id"].as_str().unwrap().to_owned(),
     }
@@ -227,9 +233,9 @@ async fn call_with_removal_and_epochs_over_http() {
         (403, Some("not_participant"))
     );
 
-    let a = register(&app, &call, &dr_a, "dr-a").await;
-    let p = register(&app, &call, &pat, "pat").await;
-    let b_peer = register(&app, &call, &dr_b, "dr-b").await;
+    let a = register(&app, &call, &dr_a).await;
+    let p = register(&app, &call, &pat).await;
+    let b_peer = register(&app, &call, &dr_b).await;
     let mut ws_p = connect(&app, &call, &p).await;
     let mut ws_b = connect(&app, &call, &b_peer).await;
 

@@ -519,7 +519,7 @@ impl Link {
                 },
                 n = rx.recv() => match n {
                     Ok(n) => {
-                        let closing = n.close.iter().any(|d| *d == self.device);
+                        let closing = n.close.contains(&self.device);
                         if (closing || n.is_for(&self.device))
                             && socket.send(Message::Text(n.text.clone().into())).await.is_err()
                         {
