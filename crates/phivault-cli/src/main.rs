@@ -10,6 +10,7 @@ mod out;
 mod policy;
 mod scan;
 mod serve;
+mod telehealth;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -51,6 +52,9 @@ enum Command {
     /// Key management: status, rotate, retire, scan, shred.
     #[command(subcommand)]
     Keys(keys::KeysCmd),
+    /// Telehealth end-to-end encryption: `phivault telehealth demo`.
+    #[command(subcommand)]
+    Telehealth(telehealth::TelehealthCmd),
 }
 
 #[derive(Debug, Args)]
@@ -147,7 +151,8 @@ fn main() -> ExitCode {
         | Command::Audit(_)
         | Command::ScanLogs(_)
         | Command::Export(_)
-        | Command::Keys(_) => "warn",
+        | Command::Keys(_)
+        | Command::Telehealth(_) => "warn",
         _ => "info",
     });
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -172,6 +177,7 @@ fn main() -> ExitCode {
             Command::ScanLogs(_) => Ok(()),
             Command::Export(a) => export::run(a).await,
             Command::Keys(c) => keys::run(c).await,
+            Command::Telehealth(c) => telehealth::run(c).await,
         }
     });
     match result {

@@ -9,6 +9,7 @@ pub mod datadir;
 pub mod embedded;
 pub mod http;
 pub mod metrics;
+pub mod telehealth;
 pub mod tls;
 pub mod vault;
 

@@ -156,7 +156,9 @@ async fn serve_conn<I>(
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(10))
-        .serve_connection(io, svc);
+        .serve_connection(io, svc)
+        // WebSocket signalling (telehealth) needs the connection handed over after 101.
+        .with_upgrades();
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => return,

@@ -472,7 +472,8 @@ async fn every_route_goes_through_the_decision_point() {
             .replace("{collection}", "patients")
             .replace("{id}", &p)
             .replace("{name}", "nurse")
-            .replace("{verb}", "annotate");
+            .replace("{verb}", "annotate")
+            .replace("{user}", "nobody1");
         let body = match (r.method, r.path) {
             ("POST", "/v1/collections/{collection}/records") => json!({"fields": {"name": "C D"}}),
             ("POST", "/v1/collections/{collection}/search") => {
@@ -485,6 +486,10 @@ async fn every_route_goes_through_the_decision_point() {
                 json!({"patient_id": p, "reason": "a reason that is long enough"})
             }
             ("POST", "/v1/users") => json!({"id": "x1"}),
+            ("POST", "/v1/telehealth/sessions") => json!({
+                "patient_id": p, "clinician_ids": ["nobody1"],
+                "expires_at": "2999-01-01T00:00:00Z",
+            }),
             ("PUT", "/v1/collections/patients/records/{id}/care-team") => json!({"users": ["x"]}),
             _ => json!({}),
         };

@@ -164,3 +164,44 @@ impl EpochSecret {
         &self.0
     }
 }
+
+/// Digits of a fingerprint: groups of five decimal digits, each from 3 hash bytes (mod 10^5).
+fn digit_groups(hash: &[u8], groups: usize) -> String {
+    hash.chunks_exact(3)
+        .take(groups)
+        .map(|c| {
+            let n = c.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b));
+            format!("{:05}", n % 100_000)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl PublicKey {
+    /// A short fingerprint of this key (four groups of five digits, 66 bits of SHA-256), for a
+    /// user to compare with what the other device shows.
+    #[must_use]
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        h.update(b"phivault telehealth device key v1");
+        h.update(self.to_bytes());
+        digit_groups(&h.finalize(), 4)
+    }
+}
+
+/// The safety number of two devices: the same on both sides (the keys are sorted), six groups
+/// of five digits (about 99 bits of SHA-256). Two users read it to each other over the call (or
+/// compare it on screen); if it matches, the server did not substitute either public key, and
+/// the key packages they exchange (HPKE auth mode) come from the devices they think.
+#[must_use]
+pub fn safety_number(a: &PublicKey, b: &PublicKey) -> String {
+    use sha2::Digest as _;
+    let (a, b) = (a.to_bytes(), b.to_bytes());
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    let mut h = sha2::Sha256::new();
+    h.update(b"phivault telehealth safety number v1");
+    h.update(lo);
+    h.update(hi);
+    digit_groups(&h.finalize(), 6)
+}

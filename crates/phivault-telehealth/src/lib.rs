@@ -38,7 +38,7 @@ pub use error::{
 pub use frame::{OpenedFrame, SframeReceiver, SframeSender};
 pub use header::Header;
 pub use ids::{DeviceId, SessionId, UserId};
-pub use keys::{DeviceKeyPair, EpochSecret, PublicKey};
+pub use keys::{DeviceKeyPair, EpochSecret, PublicKey, safety_number};
 pub use package::KeyPackage;
 pub use session::{Participant, Session};
 pub use suite::CipherSuite;

@@ -1,6 +1,10 @@
-//! Key packages: an epoch secret sealed to one device with HPKE (RFC 9180) in base mode,
-//! suite DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / AES-128-GCM (§7: KEM 0x0020, KDF 0x0001,
-//! AEAD 0x0001). The server relays packages but cannot open them.
+//! Key packages: an epoch secret sealed to one device with HPKE (RFC 9180) in **auth mode**
+//! (§5.1.3, `mode_auth`), suite DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / AES-128-GCM (§7: KEM
+//! 0x0020, KDF 0x0001, AEAD 0x0001). The server relays packages but cannot open them, and, since
+//! auth mode mixes the sender device's static X25519 key into the KEM, it cannot forge one either:
+//! only the holder of the sender's (or the recipient's) private key can produce a package that
+//! opens. That holds only for public keys the users verified out of band
+//! ([`crate::keys::safety_number`]), because the same server relays the public keys.
 //!
 //! `info` (key schedule, §5.1) and `aad` (§5.2) both carry the session id, epoch, sender device
 //! and recipient device, so a package opens only for the device, epoch and session it was
@@ -18,7 +22,7 @@ use crate::error::{PackageOpenError, PackageSealError};
 use crate::ids::{DeviceId, SessionId, put_id};
 use crate::keys::{DeviceKeyPair, EpochSecret, PublicKey};
 
-const INFO_LABEL: &[u8] = b"phivault telehealth key package v1";
+const INFO_LABEL: &[u8] = b"phivault telehealth key package v2 auth";
 
 /// RFC 9180 `SealBase(pkR, info, aad, pt)` with this crate's suite; returns `(enc, ct)`.
 ///
@@ -43,7 +47,59 @@ pub fn seal_base(
     Ok((enc.to_bytes().to_vec(), ct))
 }
 
-/// RFC 9180 `OpenBase(enc, skR, info, aad, ct)` with this crate's suite.
+/// RFC 9180 `SealAuth(pkR, info, aad, pt, skS)` with this crate's suite; returns `(enc, ct)`.
+///
+/// # Errors
+/// [`PackageSealError::Hpke`] if encapsulation fails.
+pub fn seal_auth(
+    rng: &mut impl CryptoRng,
+    sender: &DeviceKeyPair,
+    recipient: &PublicKey,
+    info: &[u8],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>), PackageSealError> {
+    let mode = OpModeS::Auth((sender.secret().clone(), sender.public_key().0.clone()));
+    let (enc, ct) = hpke::single_shot_seal_with_rng::<AesGcm128, HkdfSha256, X25519HkdfSha256>(
+        &mode,
+        &recipient.0,
+        info,
+        plaintext,
+        aad,
+        rng,
+    )
+    .map_err(|_| PackageSealError::Hpke)?;
+    Ok((enc.to_bytes().to_vec(), ct))
+}
+
+/// RFC 9180 `OpenAuth(enc, skR, info, aad, ct, pkS)` with this crate's suite.
+///
+/// # Errors
+/// [`PackageOpenError::Decrypt`] for a malformed `enc`, a failed authentication, or a package
+/// not sealed by the holder of `sender`'s private key.
+pub fn open_auth(
+    keys: &DeviceKeyPair,
+    sender: &PublicKey,
+    enc: &[u8],
+    info: &[u8],
+    aad: &[u8],
+    ciphertext: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, PackageOpenError> {
+    let enc = <X25519HkdfSha256 as hpke::Kem>::EncappedKey::from_bytes(enc)
+        .map_err(|_| PackageOpenError::Decrypt)?;
+    hpke::single_shot_open::<AesGcm128, HkdfSha256, X25519HkdfSha256>(
+        &OpModeR::Auth(sender.0.clone()),
+        keys.secret(),
+        &enc,
+        info,
+        ciphertext,
+        aad,
+    )
+    .map(Zeroizing::new)
+    .map_err(|_| PackageOpenError::Decrypt)
+}
+
+/// RFC 9180 `OpenBase(enc, skR, info, aad, ct)` with this crate's suite (known-answer tests).
 ///
 /// # Errors
 /// [`PackageOpenError::Decrypt`] for a malformed `enc` or a failed authentication.
@@ -123,21 +179,34 @@ fn binding(
 }
 
 impl KeyPackage {
-    /// Seals `secret` for `recipient_device` (whose public key is `recipient_key`).
+    /// Seals `secret` for `recipient_device` (whose public key is `recipient_key`),
+    /// authenticated by `sender_keys`, the key pair of `sender_device`.
     ///
     /// # Errors
     /// [`PackageSealError::Hpke`] if encapsulation to `recipient_key` fails.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "each field is bound into the package"
+    )]
     pub fn seal(
         rng: &mut impl CryptoRng,
         session_id: &SessionId,
         epoch: u32,
         sender_device: &DeviceId,
+        sender_keys: &DeviceKeyPair,
         recipient_device: &DeviceId,
         recipient_key: &PublicKey,
         secret: &EpochSecret,
     ) -> Result<Self, PackageSealError> {
         let (info, aad) = binding(session_id, epoch, sender_device, recipient_device);
-        let (enc, ciphertext) = seal_base(rng, recipient_key, &info, &aad, secret.expose())?;
+        let (enc, ciphertext) = seal_auth(
+            rng,
+            sender_keys,
+            recipient_key,
+            &info,
+            &aad,
+            secret.expose(),
+        )?;
         Ok(Self {
             session_id: session_id.clone(),
             epoch,
@@ -148,7 +217,9 @@ impl KeyPackage {
         })
     }
 
-    /// Opens the package on device `me` for `session_id` at `epoch`.
+    /// Opens the package on device `me` for `session_id` at `epoch`; `sender_key` is the
+    /// public key of `self.sender_device` as this device knows it (from the roster, verified
+    /// out of band), so a package sealed by anyone else fails to open.
     ///
     /// The plain fields are checked first for clear errors, but the binding is cryptographic:
     /// `info`/`aad` are rebuilt from the caller's expectations, so an edited field fails HPKE.
@@ -161,6 +232,7 @@ impl KeyPackage {
         session_id: &SessionId,
         me: &DeviceId,
         epoch: u32,
+        sender_key: &PublicKey,
     ) -> Result<EpochSecret, PackageOpenError> {
         if &self.session_id != session_id {
             return Err(PackageOpenError::WrongSession);
@@ -172,7 +244,7 @@ impl KeyPackage {
             return Err(PackageOpenError::WrongEpoch);
         }
         let (info, aad) = binding(session_id, epoch, &self.sender_device, me);
-        let plain = open_base(keys, &self.enc, &info, &aad, &self.ciphertext)?;
+        let plain = open_auth(keys, sender_key, &self.enc, &info, &aad, &self.ciphertext)?;
         EpochSecret::from_slice(&plain).ok_or(PackageOpenError::Decrypt)
     }
 }

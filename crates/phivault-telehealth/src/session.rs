@@ -138,7 +138,11 @@ impl Session {
         if !roster.contains_key(&package.sender_device) {
             return Err(crate::error::PackageOpenError::UnknownSender.into());
         }
-        let secret = package.open(keys, session_id, &me, package.epoch)?;
+        let sender_key = roster
+            .get(&package.sender_device)
+            .map(|p| p.public_key.clone())
+            .ok_or(crate::error::PackageOpenError::UnknownSender)?;
+        let secret = package.open(keys, session_id, &me, package.epoch, &sender_key)?;
         Ok(Self {
             id: session_id.clone(),
             me,
@@ -221,6 +225,7 @@ impl Session {
     pub fn seal_for(
         &self,
         rng: &mut impl CryptoRng,
+        keys: &DeviceKeyPair,
         devices: &[DeviceId],
     ) -> Result<Vec<KeyPackage>, SessionError> {
         devices
@@ -232,6 +237,7 @@ impl Session {
                     &self.id,
                     self.epoch,
                     &self.me,
+                    keys,
                     &p.device,
                     &p.public_key,
                     &self.secret,
@@ -243,6 +249,7 @@ impl Session {
     fn fresh_epoch(
         &mut self,
         rng: &mut impl CryptoRng,
+        keys: &DeviceKeyPair,
         roster: BTreeMap<DeviceId, Participant>,
         now: u64,
     ) -> Result<Vec<KeyPackage>, SessionError> {
@@ -256,7 +263,7 @@ impl Session {
             .filter(|d| **d != self.me)
             .cloned()
             .collect();
-        self.seal_for(rng, &others)
+        self.seal_for(rng, keys, &others)
     }
 
     /// Removes every device of `user`, then starts a fresh random epoch and returns its packages
@@ -267,6 +274,7 @@ impl Session {
     pub fn remove_user(
         &mut self,
         rng: &mut impl CryptoRng,
+        keys: &DeviceKeyPair,
         user: &UserId,
         now: u64,
     ) -> Result<Vec<KeyPackage>, SessionError> {
@@ -278,7 +286,7 @@ impl Session {
         if !roster.contains_key(&self.me) {
             return Err(SessionError::RemovesSelf);
         }
-        self.fresh_epoch(rng, roster, now)
+        self.fresh_epoch(rng, keys, roster, now)
     }
 
     /// Starts a fresh random epoch with the same participants (the periodic rekey).
@@ -288,10 +296,11 @@ impl Session {
     pub fn rekey(
         &mut self,
         rng: &mut impl CryptoRng,
+        keys: &DeviceKeyPair,
         now: u64,
     ) -> Result<Vec<KeyPackage>, SessionError> {
         let roster = self.roster.clone();
-        self.fresh_epoch(rng, roster, now)
+        self.fresh_epoch(rng, keys, roster, now)
     }
 
     /// Installs a fresh epoch announced by another member (after a leave or a rekey).
@@ -312,14 +321,15 @@ impl Session {
         if package.epoch <= self.epoch {
             return Err(PackageOpenError::WrongEpoch.into());
         }
-        if !self.roster.contains_key(&package.sender_device) {
+        let Some(sender) = self.roster.get(&package.sender_device) else {
             return Err(PackageOpenError::UnknownSender.into());
-        }
+        };
+        let sender_key = sender.public_key.clone();
         let roster = roster_map(roster)?;
         if !roster.contains_key(&self.me) {
             return Err(SessionError::NotParticipant);
         }
-        let secret = package.open(keys, &self.id, &self.me, package.epoch)?;
+        let secret = package.open(keys, &self.id, &self.me, package.epoch, &sender_key)?;
         self.epoch = package.epoch;
         self.secret = secret;
         self.roster = roster;

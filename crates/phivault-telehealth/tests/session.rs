@@ -59,6 +59,7 @@ fn call() -> (Session, Session, Session, Device, Device, Device) {
     let pk = s_doc
         .seal_for(
             &mut os_rng(),
+            &doc.keys,
             &[phone.me.device.clone(), laptop.me.device.clone()],
         )
         .unwrap();
@@ -118,7 +119,7 @@ fn everyone_in_the_call_reads_everyone() {
 
 #[test]
 fn join_ratchets_newcomer_cannot_read_earlier_epoch() {
-    let (mut doc, mut phone, _laptop, _, _, _) = call();
+    let (mut doc, mut phone, _laptop, doc_dev, _, _) = call();
     let mut tx_old = doc.sframe_sender().unwrap();
     let mut old_frame = Vec::new();
     tx_old
@@ -129,7 +130,11 @@ fn join_ratchets_newcomer_cannot_read_earlier_epoch() {
     doc.apply_join(vec![interp.me.clone()]).unwrap();
     phone.apply_join(vec![interp.me.clone()]).unwrap();
     let pk = doc
-        .seal_for(&mut os_rng(), std::slice::from_ref(&interp.me.device))
+        .seal_for(
+            &mut os_rng(),
+            &doc_dev.keys,
+            std::slice::from_ref(&interp.me.device),
+        )
         .unwrap();
     let roster: Vec<Participant> = doc.participants().cloned().collect();
     let s_interp = Session::from_package(
@@ -175,9 +180,14 @@ fn join_ratchets_newcomer_cannot_read_earlier_epoch() {
 
 #[test]
 fn removed_participant_cannot_open_next_epoch() {
-    let (mut doc, removed_phone, _laptop, _, phone_dev, _) = call();
+    let (mut doc, removed_phone, _laptop, doc_dev, phone_dev, _) = call();
     let packages = doc
-        .remove_user(&mut os_rng(), &UserId::new("patient-b").unwrap(), T0 + 60)
+        .remove_user(
+            &mut os_rng(),
+            &doc_dev.keys,
+            &UserId::new("patient-b").unwrap(),
+            T0 + 60,
+        )
         .unwrap();
     assert_eq!(doc.epoch(), 2);
     assert!(
@@ -185,7 +195,11 @@ fn removed_participant_cannot_open_next_epoch() {
         "only the clinician remains, nobody to seal for"
     );
     // The removed devices cannot get epoch 2 from anything they hold.
-    let stray = doc.seal_for(&mut os_rng(), std::slice::from_ref(&phone_dev.me.device));
+    let stray = doc.seal_for(
+        &mut os_rng(),
+        &doc_dev.keys,
+        std::slice::from_ref(&phone_dev.me.device),
+    );
     assert_eq!(stray.unwrap_err(), SessionError::NotParticipant);
     let mut rx_phone = SframeReceiver::new(SUITE);
     removed_phone.install_receiver_keys(&mut rx_phone).unwrap();
@@ -217,6 +231,7 @@ fn leave_rekeys_for_remaining_devices_only() {
     let pk = s_doc
         .seal_for(
             &mut os_rng(),
+            &doc.keys,
             &[nurse.me.device.clone(), patient.me.device.clone()],
         )
         .unwrap();
@@ -243,7 +258,7 @@ fn leave_rekeys_for_remaining_devices_only() {
     .unwrap();
 
     let packages = s_doc
-        .remove_user(&mut os_rng(), &patient.me.user, T0 + 30)
+        .remove_user(&mut os_rng(), &doc.keys, &patient.me.user, T0 + 30)
         .unwrap();
     assert_eq!(packages.len(), 1);
     let to_nurse = &packages[0];
@@ -291,55 +306,78 @@ fn package_opens_only_for_its_device_epoch_and_session() {
     let a = device("u", "device-a");
     let b = device("u", "device-b");
     let sid = SessionId::new("s1").unwrap();
-    let sender = DeviceId::new("device-s").unwrap();
+    let s = device("u", "device-s");
+    let sender = s.me.device.clone();
+    let spk = s.keys.public_key();
     let secret = phivault_telehealth::EpochSecret::generate(&mut os_rng());
     let pkg = KeyPackage::seal(
         &mut os_rng(),
         &sid,
         3,
         &sender,
+        &s.keys,
         &a.me.device,
         a.keys.public_key(),
         &secret,
     )
     .unwrap();
-    assert!(pkg.open(&a.keys, &sid, &a.me.device, 3).is_ok());
+    assert!(pkg.open(&a.keys, &sid, &a.me.device, 3, spk).is_ok());
     assert_eq!(
-        pkg.open(&b.keys, &sid, &b.me.device, 3).unwrap_err(),
+        pkg.open(&b.keys, &sid, &b.me.device, 3, spk).unwrap_err(),
         PackageOpenError::WrongRecipient
     );
     assert_eq!(
-        pkg.open(&a.keys, &sid, &a.me.device, 4).unwrap_err(),
+        pkg.open(&a.keys, &sid, &a.me.device, 4, spk).unwrap_err(),
         PackageOpenError::WrongEpoch
     );
     let other = SessionId::new("s2").unwrap();
     assert_eq!(
-        pkg.open(&a.keys, &other, &a.me.device, 3).unwrap_err(),
+        pkg.open(&a.keys, &other, &a.me.device, 3, spk).unwrap_err(),
         PackageOpenError::WrongSession
     );
     // Edited plain fields fail cryptographically (info/aad binding), not just by comparison.
     let mut p = pkg.clone();
     p.recipient_device = b.me.device.clone();
     assert_eq!(
-        p.open(&b.keys, &sid, &b.me.device, 3).unwrap_err(),
+        p.open(&b.keys, &sid, &b.me.device, 3, spk).unwrap_err(),
         PackageOpenError::Decrypt
     );
     let mut p = pkg.clone();
     p.epoch = 4;
     assert_eq!(
-        p.open(&a.keys, &sid, &a.me.device, 4).unwrap_err(),
+        p.open(&a.keys, &sid, &a.me.device, 4, spk).unwrap_err(),
         PackageOpenError::Decrypt
     );
     let mut p = pkg.clone();
     p.session_id = other.clone();
     assert_eq!(
-        p.open(&a.keys, &other, &a.me.device, 3).unwrap_err(),
+        p.open(&a.keys, &other, &a.me.device, 3, spk).unwrap_err(),
         PackageOpenError::Decrypt
     );
     let mut p = pkg.clone();
     p.sender_device = DeviceId::new("mallory").unwrap();
     assert_eq!(
-        p.open(&a.keys, &sid, &a.me.device, 3).unwrap_err(),
+        p.open(&a.keys, &sid, &a.me.device, 3, spk).unwrap_err(),
+        PackageOpenError::Decrypt
+    );
+    // HPKE auth mode: a package sealed by anyone but the sender device (e.g. the relay, which
+    // knows every public key) does not open, whatever sender it names.
+    let relay = DeviceKeyPair::generate(&mut os_rng());
+    let forged = KeyPackage::seal(
+        &mut os_rng(),
+        &sid,
+        3,
+        &sender,
+        &relay,
+        &a.me.device,
+        a.keys.public_key(),
+        &secret,
+    )
+    .unwrap();
+    assert_eq!(
+        forged
+            .open(&a.keys, &sid, &a.me.device, 3, spk)
+            .unwrap_err(),
         PackageOpenError::Decrypt
     );
     // JSON round trip with base64url fields.
@@ -347,16 +385,16 @@ fn package_opens_only_for_its_device_epoch_and_session() {
     assert!(json.contains("\"recipient_device\":\"device-a\""));
     let back: KeyPackage = serde_json::from_str(&json).unwrap();
     assert_eq!(back, pkg);
-    assert!(back.open(&a.keys, &sid, &a.me.device, 3).is_ok());
+    assert!(back.open(&a.keys, &sid, &a.me.device, 3, spk).is_ok());
 }
 
 #[test]
 fn rekey_due_every_ten_minutes_and_resets() {
-    let (mut doc, mut phone, _laptop, _, phone_dev, _) = call();
+    let (mut doc, mut phone, _laptop, doc_dev, phone_dev, _) = call();
     assert!(!doc.needs_rekey(T0 + REKEY_INTERVAL_SECS - 1));
     assert!(doc.needs_rekey(T0 + REKEY_INTERVAL_SECS));
     let now = T0 + REKEY_INTERVAL_SECS;
-    let packages = doc.rekey(&mut os_rng(), now).unwrap();
+    let packages = doc.rekey(&mut os_rng(), &doc_dev.keys, now).unwrap();
     assert_eq!(packages.len(), 2);
     assert!(!doc.needs_rekey(now + 1));
     let roster: Vec<Participant> = doc.participants().cloned().collect();
@@ -395,4 +433,22 @@ fn public_key_json_and_secrets_do_not_print() {
     let restored = DeviceKeyPair::from_secret(d.keys.export_secret().as_slice()).unwrap();
     assert_eq!(restored.public_key(), d.keys.public_key());
     assert!(DeviceKeyPair::from_secret(&[1, 2, 3]).is_err());
+}
+
+#[test]
+fn safety_numbers_match_on_both_sides_and_differ_per_key() {
+    let a = device("u", "a");
+    let b = device("v", "b");
+    let c = device("w", "c");
+    let ab = phivault_telehealth::safety_number(a.keys.public_key(), b.keys.public_key());
+    let ba = phivault_telehealth::safety_number(b.keys.public_key(), a.keys.public_key());
+    assert_eq!(ab, ba);
+    assert_eq!(ab.len(), 6 * 5 + 5);
+    assert_ne!(
+        ab,
+        phivault_telehealth::safety_number(a.keys.public_key(), c.keys.public_key())
+    );
+    let fp = a.keys.public_key().fingerprint();
+    assert_eq!(fp.len(), 4 * 5 + 3);
+    assert!(fp.bytes().all(|c| c.is_ascii_digit() || c == b' '));
 }

@@ -21,14 +21,7 @@ pub async fn authenticate(
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let header = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .ok_or_else(ApiError::unauthorized)?;
-    let text = header
-        .strip_prefix("Bearer ")
-        .ok_or_else(ApiError::unauthorized)?;
+    let text = bearer(req.headers()).ok_or_else(ApiError::unauthorized)?;
     let presented = PresentedToken::parse(text.trim()).map_err(|_| ApiError::unauthorized())?;
     let (row, user) = state
         .vault
@@ -118,6 +111,21 @@ pub async fn authenticate(
         admin: false,
     });
     Ok(next.run(req).await)
+}
+
+/// The presented token: `Authorization: Bearer T`, or, for a browser WebSocket (which cannot
+/// set headers), the subprotocol list `phivault.bearer, phivault.bearer.T` (the server
+/// selects `phivault.bearer`; the token never goes into a URL or an access log).
+fn bearer(h: &axum::http::HeaderMap) -> Option<String> {
+    if let Some(v) = h.get(AUTHORIZATION) {
+        return v.to_str().ok()?.strip_prefix("Bearer ").map(str::to_owned);
+    }
+    let prefix = format!("{}.", super::telehealth::BEARER_PROTOCOL);
+    h.get_all(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| p.trim().strip_prefix(prefix.as_str()).map(str::to_owned))
 }
 
 const TOUCH_EVERY_MICROS: i64 = 30_000_000;

@@ -11,6 +11,7 @@ mod error;
 mod export;
 mod records;
 mod request;
+pub mod telehealth;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub roles: Arc<RoleBook>,
     /// Where security alerts go.
     pub alerts: Arc<dyn AlertHook>,
+    /// Live telehealth calls (in memory, apart from PHI).
+    pub telehealth: Arc<crate::telehealth::Registry>,
 }
 
 /// What a request addresses, for the decision.
@@ -133,6 +136,7 @@ impl AppState {
             config,
             roles,
             alerts,
+            telehealth: Arc::default(),
         })
     }
 
@@ -473,6 +477,41 @@ pub const ROUTES: &[RouteSpec] = &[
         path: "/v1/collections/patients/records/{id}/disclosures",
         public: false,
     },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/telehealth/sessions",
+        public: false,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/telehealth/sessions/{id}",
+        public: false,
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/telehealth/sessions/{id}/devices",
+        public: false,
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/telehealth/sessions/{id}/key-packages",
+        public: false,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/telehealth/sessions/{id}/key-packages",
+        public: false,
+    },
+    RouteSpec {
+        method: "DELETE",
+        path: "/v1/telehealth/sessions/{id}/participants/{user}",
+        public: false,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/telehealth/sessions/{id}/signal",
+        public: false,
+    },
 ];
 
 fn handler(spec: &RouteSpec) -> Option<MethodRouter<AppState>> {
@@ -504,6 +543,15 @@ fn handler(spec: &RouteSpec) -> Option<MethodRouter<AppState>> {
         ("GET", "/v1/audit/proofs/consistency") => get(audit::consistency),
         ("GET", "/v1/audit/events") => get(audit::events),
         ("GET", "/v1/collections/patients/records/{id}/disclosures") => get(audit::disclosures),
+        ("POST", "/v1/telehealth/sessions") => post(telehealth::create),
+        ("GET", "/v1/telehealth/sessions/{id}") => get(telehealth::show),
+        ("POST", "/v1/telehealth/sessions/{id}/devices") => post(telehealth::add_device),
+        ("POST", "/v1/telehealth/sessions/{id}/key-packages") => post(telehealth::post_packages),
+        ("GET", "/v1/telehealth/sessions/{id}/key-packages") => get(telehealth::get_packages),
+        ("DELETE", "/v1/telehealth/sessions/{id}/participants/{user}") => {
+            delete(telehealth::remove_participant)
+        }
+        ("GET", "/v1/telehealth/sessions/{id}/signal") => get(telehealth::signal),
         _ => return None,
     })
 }
