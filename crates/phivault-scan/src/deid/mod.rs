@@ -36,28 +36,8 @@ use crate::scrub::Scrubber;
 pub use output::{write_csv, write_jsonl};
 pub use zip3::{zip_in_address, zip3};
 
-/// The declared type of a record field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FieldType {
-    /// Short string.
-    String,
-    /// Free text.
-    Text,
-    /// Calendar date (`YYYY-MM-DD`, `MM/DD/YYYY`, or any text with a year).
-    Date,
-    /// Social security number.
-    Ssn,
-    /// Medical record number.
-    Mrn,
-    /// Email address.
-    Email,
-    /// Phone or fax number.
-    Phone,
-    /// Postal address.
-    Address,
-    /// JSON document.
-    Json,
-}
+/// The declared type of a record field: the vault schema's own.
+pub use phivault_core::schema::FieldType;
 
 /// One field of a source record. The value is PHI and never prints.
 #[derive(Debug)]

@@ -16,20 +16,6 @@ use super::{FieldOut, Permit, Vault, VaultError, view::RecordView};
 
 const PAGE: u32 = 500;
 
-fn deid_type(t: FieldType) -> deid::FieldType {
-    match t {
-        FieldType::String => deid::FieldType::String,
-        FieldType::Text => deid::FieldType::Text,
-        FieldType::Date => deid::FieldType::Date,
-        FieldType::Ssn => deid::FieldType::Ssn,
-        FieldType::Mrn => deid::FieldType::Mrn,
-        FieldType::Email => deid::FieldType::Email,
-        FieldType::Phone => deid::FieldType::Phone,
-        FieldType::Address => deid::FieldType::Address,
-        FieldType::Json => deid::FieldType::Json,
-    }
-}
-
 /// The source record for de-identification: only fields shown in full.
 fn source(permit: &Permit, coll: &Collection, view: RecordView) -> deid::Record {
     let patient = view.patient_id.unwrap_or(view.id);
@@ -38,10 +24,7 @@ fn source(permit: &Permit, coll: &Collection, view: RecordView) -> deid::Record 
         if permit.grant.visibility(&name) != Visibility::Full {
             continue;
         }
-        let ty = coll
-            .fields
-            .get(&name)
-            .map_or(deid::FieldType::String, |f| deid_type(f.ty));
+        let ty = coll.fields.get(&name).map_or(FieldType::String, |f| f.ty);
         let value = match out {
             FieldOut::Phi(v) | FieldOut::PhiJson(v) => v,
             FieldOut::Plain(serde_json::Value::String(s)) => PhiValue::new(s),
