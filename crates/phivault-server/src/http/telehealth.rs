@@ -58,9 +58,13 @@ fn resource(id: &str) -> String {
 fn parse<T: serde::de::DeserializeOwned>(
     body: serde_json::Map<String, Value>,
 ) -> Result<T, ApiError> {
-    serde_json::from_value(Value::Object(body)).map_err(|e| {
-        // serde's message names the field and the expected type, not the value.
-        ApiError::bad_request("invalid_request", format!("request body: {e}"))
+    serde_json::from_value(Value::Object(body)).map_err(|_| {
+        // serde's messages quote what was sent (`invalid type: string "…"`,
+        // unknown keys), which may be PHI: only the shape is named.
+        ApiError::bad_request(
+            "invalid_request",
+            "request body does not have the expected members and types",
+        )
     })
 }
 
