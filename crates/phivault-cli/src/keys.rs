@@ -1,26 +1,28 @@
 //! `phivault keys`: KEK status, rotation (rewrap every DEK, no PHI field is
-//! decrypted), retirement, scans and crypto-shredding.
+//! decrypted), retirement, re-encryption, scans and crypto-shredding, on the
+//! provider `config.toml` names (`key_provider`), beside a running server.
 //!
 //! Rotation is resumable by construction: its work list is "every DEK not
-//! under the current KEK version" (keyset pages by record id, each DEK moved
-//! by a compare-and-swap on the old wrapped bytes), so a rerun with
-//! `--resume` after a crash continues where the store says it stopped; no
-//! progress file can disagree with the store. Events go through the audit
-//! outbox (`audit-outbox/`), which the server appends to its log; see
-//! `phivault_server::audit::outbox`.
+//! under the current KEK" (see `phivault_server::rekey`), so a rerun with
+//! `--resume` after a crash continues where the store says it stopped.
+//! Re-encryption keeps a cursor in `rekey/` after each finished page.
+//! Events go through the audit outbox (`audit-outbox/`), which the server
+//! appends to its log; see `phivault_server::audit::outbox`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use phivault_audit::{Event, Outcome};
-use phivault_core::envelope::{Algorithm, FORMAT_V1, WrappedDek, field_header};
+use phivault_core::envelope::{Algorithm, FORMAT_V1, field_header};
 use phivault_keys::KeyProvider;
 use phivault_keys::keyring::Keyring;
+use phivault_keys::router::{Providers, kek_slot, kind_name, slot_kek};
 use phivault_server::audit::{Who, outbox};
 use phivault_server::config::{Config, FileConfig};
 use phivault_server::datadir;
-use phivault_store::{DekFilter, DekSwap, SHREDDED_KEK_VERSION, Store};
+use phivault_server::rekey::{self, Cursor, Pace, Progress};
+use phivault_store::{DekFilter, SHREDDED_KEK_VERSION, Store};
 
 use crate::out::{self, CliResult};
 
@@ -51,12 +53,28 @@ pub enum KeysCmd {
         #[command(flatten)]
         at: At,
         /// Do not add a version: finish rewrapping to the current one
-        /// (after an interrupted rotation).
+        /// (after an interrupted rotation, or after switching provider).
         #[arg(long)]
         resume: bool,
-        /// DEKs per page (one transaction each).
-        #[arg(long, default_value_t = 500)]
-        page: u32,
+        #[command(flatten)]
+        pace: PaceArgs,
+    },
+    /// Give records new DEKs and reseal their fields (suspected DEK
+    /// compromise, deprecated algorithm). Atomic per record, resumable.
+    Reencrypt {
+        #[command(flatten)]
+        at: At,
+        /// The collection.
+        #[arg(long)]
+        collection: String,
+        /// Only this record.
+        #[arg(long)]
+        record: Option<String>,
+        /// Continue an interrupted run from its saved cursor.
+        #[arg(long, conflicts_with = "record")]
+        resume: bool,
+        #[command(flatten)]
+        pace: PaceArgs,
     },
     /// Remove KEK versions below `--below`; refused while a DEK uses one.
     Retire {
@@ -87,10 +105,31 @@ pub enum KeysCmd {
     },
 }
 
+/// How fast bulk work runs.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct PaceArgs {
+    /// Records per page (one transaction each).
+    #[arg(long, default_value_t = 500)]
+    page: u32,
+    /// At most this many records per second (leave the API its throughput).
+    #[arg(long)]
+    max_rate: Option<u32>,
+}
+
+impl From<PaceArgs> for Pace {
+    fn from(p: PaceArgs) -> Self {
+        Self {
+            page: p.page.max(1),
+            max_rate: p.max_rate,
+        }
+    }
+}
+
 struct Ctx {
     config: Config,
     store: Arc<dyn Store>,
-    keyring: Keyring,
+    keyring: Arc<Keyring>,
+    keys: Providers,
 }
 
 async fn open(at: &At) -> Result<Ctx, Box<dyn std::error::Error + Send + Sync>> {
@@ -99,24 +138,70 @@ async fn open(at: &At) -> Result<Ctx, Box<dyn std::error::Error + Send + Sync>> 
         ..Default::default()
     };
     let config = Config::resolve(at.data_dir.clone(), over, FileConfig::load(&at.data_dir)?)?;
-    let keyring = datadir::open_keyring(&config.data_dir.join("keys"))?;
+    let keyring = Arc::new(datadir::open_keyring(&config.data_dir.join("keys"))?);
     datadir::check_separation(&config, keyring.path())?;
     let store = phivault_store::open(&config.store_location()).await?;
+    datadir::check_store_separation(&config, &store, keyring.path()).await?;
+    let keys = phivault_server::providers::open(&config, Arc::clone(&keyring)).await?;
     Ok(Ctx {
         config,
         store,
         keyring,
+        keys,
     })
 }
 
-fn event(action: &str, resource: String) -> Event {
+/// A progress bar with rate and ETA on a terminal; plain `progress:` lines
+/// on stderr otherwise (logs, scripts, tests).
+struct Meter {
+    bar: indicatif::ProgressBar,
+    start: Instant,
+    total: u64,
+    verb: &'static str,
+}
+
+impl Meter {
+    fn new(total: u64, verb: &'static str) -> Self {
+        let bar = indicatif::ProgressBar::new(total);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:40}] {pos}/{len} ({per_sec}, ETA {eta})",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(verb);
+        Self {
+            bar,
+            start: Instant::now(),
+            total,
+            verb,
+        }
+    }
+
+    fn set(&self, done: u64) {
+        if !self.bar.is_hidden() {
+            self.bar.set_position(done);
+            return;
+        }
+        let rate = done as f64 / self.start.elapsed().as_secs_f64().max(1e-3);
+        let eta = self.total.saturating_sub(done) as f64 / rate.max(1e-9);
+        out::err(format_args!(
+            "progress: {} {done}/{} ({rate:.0}/s, ETA {eta:.0} s)",
+            self.verb, self.total
+        ));
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn cli_who() -> Who {
     let user = std::env::var("USER").unwrap_or_else(|_| "operator".into());
-    Who::operator(&format!("cli:{user}")).event(
-        jiff::Timestamp::now(),
-        action,
-        resource,
-        Outcome::Success,
-    )
+    Who::operator(&format!("cli:{user}"))
+}
+
+fn event(action: &str, resource: String) -> Event {
+    cli_who().event(jiff::Timestamp::now(), action, resource, Outcome::Success)
 }
 
 /// Makes events durable in the outbox; on the embedded store with no
@@ -138,7 +223,25 @@ async fn record(ctx: &Ctx, events: Vec<Event>) -> CliResult {
 pub async fn run(cmd: KeysCmd) -> CliResult {
     match cmd {
         KeysCmd::Status { at, period_days } => status(&open(&at).await?, period_days).await,
-        KeysCmd::Rotate { at, resume, page } => rotate(&open(&at).await?, resume, page).await,
+        KeysCmd::Rotate { at, resume, pace } => {
+            rotate(&open(&at).await?, resume, pace.into()).await
+        }
+        KeysCmd::Reencrypt {
+            at,
+            collection,
+            record,
+            resume,
+            pace,
+        } => {
+            reencrypt(
+                &open(&at).await?,
+                collection,
+                record.as_deref(),
+                resume,
+                pace.into(),
+            )
+            .await
+        }
         KeysCmd::Retire { at, below } => retire(&open(&at).await?, below).await,
         KeysCmd::Scan { at, min_version } => scan(&open(&at).await?, min_version).await,
         KeysCmd::Shred { at, patient, yes } => shred(&open(&at).await?, &patient, yes).await,
@@ -147,8 +250,12 @@ pub async fn run(cmd: KeysCmd) -> CliResult {
 
 async fn status(ctx: &Ctx, period_days: u32) -> CliResult {
     let counts = ctx.store.count_deks_by_kek().await?;
-    let count = |v: u32| counts.iter().find(|(k, _)| *k == v).map_or(0, |(_, n)| *n);
-    let current = ctx.keyring.current().version;
+    let count = |slot: u32| counts.iter().find(|(k, _)| *k == slot).map_or(0, |(_, n)| *n);
+    let current = ctx.keys.current();
+    out::line(format_args!(
+        "key provider: {}",
+        kind_name(current.provider)
+    ));
     out::line(format_args!(
         "keyring: {} ({})",
         ctx.keyring.path().display(),
@@ -158,9 +265,16 @@ async fn status(ctx: &Ctx, period_days: u32) -> CliResult {
             "NOT passphrase-protected"
         }
     ));
-    for k in ctx.keyring.keks() {
+    let versions = ctx.keys.versions().await?;
+    let mut known = Vec::new();
+    for k in &versions {
+        let kek = phivault_core::envelope::KekRef {
+            provider: current.provider,
+            version: k.version,
+        };
+        known.push(kek_slot(kek));
         let created = k.created_at.map_or("unknown".into(), |t| t.to_string());
-        let mark = if k.version == current {
+        let mark = if k.version == current.version {
             " (current)"
         } else {
             ""
@@ -168,28 +282,32 @@ async fn status(ctx: &Ctx, period_days: u32) -> CliResult {
         out::line(format_args!(
             "kek {}{mark}: created {created}, {} DEKs",
             k.version,
-            count(k.version)
+            count(kek_slot(kek))
         ));
     }
     let shredded = count(SHREDDED_KEK_VERSION);
     if shredded > 0 {
         out::line(format_args!("shredded records: {shredded}"));
     }
-    let known: Vec<u32> = ctx.keyring.keks().iter().map(|k| k.version).collect();
-    for (v, n) in &counts {
-        if *v != SHREDDED_KEK_VERSION && !known.contains(v) {
+    for (slot, n) in &counts {
+        if *slot == SHREDDED_KEK_VERSION || known.contains(slot) {
+            continue;
+        }
+        let k = slot_kek(*slot);
+        if k.provider == current.provider {
             out::line(format_args!(
-                "WARNING: {n} DEKs under kek {v}, which the keyring lacks"
+                "WARNING: {n} DEKs under kek {}, which the provider lacks",
+                k.version
+            ));
+        } else {
+            out::line(format_args!(
+                "{n} DEKs under {} kek {}: run `phivault keys rotate --resume` to move them",
+                kind_name(k.provider),
+                k.version
             ));
         }
     }
-    let age = ctx
-        .keyring
-        .keks()
-        .last()
-        .and_then(|k| k.created_at)
-        .map(|t| jiff::Timestamp::now().duration_since(t).as_secs() / 86_400);
-    match age {
+    match phivault_server::providers::current_age_days(&ctx.keys, jiff::Timestamp::now()).await {
         Some(d) if d > i64::from(period_days) => out::line(format_args!(
             "WARNING: current kek is {d} days old (rotation period {period_days} days): run `phivault keys rotate`"
         )),
@@ -201,76 +319,37 @@ async fn status(ctx: &Ctx, period_days: u32) -> CliResult {
     Ok(())
 }
 
-async fn rotate(ctx: &Ctx, resume: bool, page: u32) -> CliResult {
+async fn rotate(ctx: &Ctx, resume: bool, pace: Pace) -> CliResult {
     if !resume {
-        let kek = ctx.keyring.rotate(jiff::Timestamp::now()).await?;
+        // The intent is durable first; the keyring serializes rotations
+        // across processes (`keys/LOCK`).
+        record(ctx, vec![event("key_rotation_started", "kek".into())]).await?;
+        let kek = ctx.keys.rotate(jiff::Timestamp::now()).await?;
+        record(ctx, vec![event("key_rotated", format!("kek/{}", kek.version))]).await?;
         out::err(format_args!("rotated: kek {} is current", kek.version));
-        record(
-            ctx,
-            vec![event("key_rotated", format!("kek/{}", kek.version))],
-        )
-        .await?;
     }
-    let target = ctx.keyring.current();
-    let todo = |c: &[(u32, u64)]| -> u64 {
-        c.iter()
-            .filter(|(v, _)| *v != target.version && *v != SHREDDED_KEK_VERSION)
-            .map(|(_, n)| n)
-            .sum()
-    };
-    let total = todo(&ctx.store.count_deks_by_kek().await?);
-    let (start, mut done, mut failed) = (Instant::now(), 0u64, 0u64);
-    // A CAS lost to a concurrent change leaves that DEK in the work list:
-    // a few passes pick such stragglers up.
-    for _pass in 0..3 {
-        let mut after: Option<String> = None;
-        loop {
-            let rows = ctx
-                .store
-                .list_deks(DekFilter::NotAt(target.version), after.as_deref(), page)
-                .await?;
-            let Some(last) = rows.last() else { break };
-            after = Some(last.id.clone());
-            let mut swaps = Vec::with_capacity(rows.len());
-            for r in rows {
-                let new = match WrappedDek::decode(&r.wrapped_dek) {
-                    Ok(w) => ctx.keyring.rewrap(&w, &r.collection, &r.id).await,
-                    Err(_) => {
-                        failed += 1;
-                        continue;
-                    }
-                };
-                match new {
-                    Ok(n) => swaps.push(DekSwap {
-                        kek_version: n.kek.version,
-                        new: n.encode(),
-                        old: r.wrapped_dek,
-                        collection: r.collection,
-                        id: r.id,
-                    }),
-                    Err(_) => failed += 1,
-                }
-            }
-            done += ctx.store.swap_deks(swaps).await?;
-            let secs = start.elapsed().as_secs_f64().max(1e-3);
-            let rate = done as f64 / secs;
-            let eta = total.saturating_sub(done) as f64 / rate.max(1e-9);
-            out::err(format_args!(
-                "progress: rewrapped {done}/{total} ({rate:.0}/s, ETA {eta:.0} s)"
-            ));
-        }
-        if todo(&ctx.store.count_deks_by_kek().await?) <= failed {
-            break;
-        }
-    }
-    let left = todo(&ctx.store.count_deks_by_kek().await?);
+    let target = ctx.keys.current();
+    let start = Instant::now();
+    let total = rekey::outstanding(ctx.store.as_ref(), kek_slot(target)).await?;
+    let m = Meter::new(total, "rewrapped");
+    let p = rekey::rewrap(ctx.store.as_ref(), &ctx.keys, pace, &mut |p: Progress| {
+        m.set(p.done);
+    })
+    .await;
+    m.finish();
+    let p = p?;
+    let target = ctx.keys.current();
+    let left = rekey::outstanding(ctx.store.as_ref(), kek_slot(target)).await?;
     let mut e = event("dek_rewrapped", format!("kek/{}", target.version));
-    e.count = Some(done);
+    e.count = Some(p.done);
     record(ctx, vec![e]).await?;
+    let secs = start.elapsed().as_secs_f64();
     out::line(format_args!(
-        "rewrapped {done} DEKs to kek {} in {:.1} s; {left} not at it ({failed} failed to unwrap)",
+        "rewrapped {} DEKs to kek {} in {secs:.1} s ({:.0}/s); {left} not at it ({} failed to unwrap)",
+        p.done,
         target.version,
-        start.elapsed().as_secs_f64()
+        p.done as f64 / secs.max(1e-6),
+        p.failed
     ));
     if left > 0 {
         return Err(format!(
@@ -282,12 +361,123 @@ async fn rotate(ctx: &Ctx, resume: bool, page: u32) -> CliResult {
     Ok(())
 }
 
+/// Where a re-encryption's cursor is kept (the data directory, apart
+/// from the keys).
+fn cursor_path(data_dir: &Path, collection: &str) -> PathBuf {
+    data_dir
+        .join("rekey")
+        .join(format!("reencrypt-{collection}.json"))
+}
+
+async fn reencrypt(
+    ctx: &Ctx,
+    collection: String,
+    record_id: Option<&str>,
+    resume: bool,
+    pace: Pace,
+) -> CliResult {
+    let schema_path = ctx.config.data_dir.join("schema.toml");
+    let schema = phivault_core::schema::Schema::from_toml(
+        &std::fs::read_to_string(&schema_path)
+            .map_err(|e| format!("`{}`: {e}", schema_path.display()))?,
+    )?;
+    if schema.collection(&collection).is_none() {
+        return Err(format!("`--collection`: no collection `{collection}` in the schema").into());
+    }
+    let path = cursor_path(&ctx.config.data_dir, &collection);
+    let cursor = if resume {
+        let text = std::fs::read(&path).map_err(|_| {
+            format!(
+                "no saved re-encryption of `{collection}` to resume (`{}`)",
+                path.display()
+            )
+        })?;
+        serde_json::from_slice::<Cursor>(&text)
+            .map_err(|_| format!("`{}` is not a re-encryption cursor", path.display()))?
+    } else {
+        Cursor {
+            collection: collection.clone(),
+            ..Cursor::default()
+        }
+    };
+    let mut e = event("reencrypt_started", format!("/v1/collections/{collection}"));
+    e.count = Some(cursor.done);
+    record(ctx, vec![e]).await?;
+    let who = cli_who();
+    let recorder = OutboxRecorder { ctx };
+    let start = Instant::now();
+    let total = match record_id {
+        Some(_) => 1,
+        None => ctx.store.count_records(&collection).await?,
+    };
+    let m = Meter::new(total, "re-encrypted");
+    let mut save_err = None;
+    let p = rekey::reencrypt(
+        ctx.store.as_ref(),
+        &ctx.keys,
+        &recorder,
+        &who,
+        record_id,
+        cursor,
+        pace,
+        &mut |c: &Cursor, p: Progress| {
+            m.set(p.done);
+            if record_id.is_none()
+                && let Err(e) = save_cursor(&path, c)
+            {
+                save_err = Some(e);
+            }
+        },
+    )
+    .await;
+    m.finish();
+    let p = p?;
+    if let Some(e) = save_err {
+        out::err(format_args!("warning: cannot save the cursor: {e}"));
+    }
+    if record_id.is_none() {
+        let _ = std::fs::remove_file(&path);
+    }
+    let mut e = event("reencrypt_finished", format!("/v1/collections/{collection}"));
+    e.count = Some(p.done);
+    record(ctx, vec![e]).await?;
+    out::line(format_args!(
+        "re-encrypted {} records of `{collection}` in {:.1} s; {} could not be opened",
+        p.done,
+        start.elapsed().as_secs_f64(),
+        p.failed
+    ));
+    if p.failed > 0 {
+        return Err(format!("{} records could not be re-encrypted", p.failed).into());
+    }
+    Ok(())
+}
+
+fn save_cursor(path: &Path, c: &Cursor) -> Result<(), String> {
+    let body = serde_json::to_vec(c).map_err(|e| e.to_string())?;
+    datadir::write_private(path, &body).map_err(|e| e.to_string())
+}
+
+struct OutboxRecorder<'a> {
+    ctx: &'a Ctx,
+}
+
+#[async_trait::async_trait]
+impl rekey::Recorder for OutboxRecorder<'_> {
+    async fn record(&self, events: Vec<Event>) -> Result<(), String> {
+        record(self.ctx, events).await.map_err(|e| e.to_string())
+    }
+}
+
 async fn retire(ctx: &Ctx, below: u32) -> CliResult {
     let counts = ctx.store.count_deks_by_kek().await?;
+    let current = ctx.keys.current().provider;
     let in_use: Vec<String> = counts
         .iter()
-        .filter(|(v, n)| *v != SHREDDED_KEK_VERSION && *v < below && *n > 0)
-        .map(|(v, n)| format!("kek {v}: {n} DEKs"))
+        .filter(|(s, _)| *s != SHREDDED_KEK_VERSION)
+        .map(|(s, n)| (slot_kek(*s), *n))
+        .filter(|(k, n)| k.provider == current && k.version < below && *n > 0)
+        .map(|(k, n)| format!("kek {}: {n} DEKs", k.version))
         .collect();
     if !in_use.is_empty() {
         return Err(format!(
@@ -296,7 +486,7 @@ async fn retire(ctx: &Ctx, below: u32) -> CliResult {
         )
         .into());
     }
-    let removed = ctx.keyring.retire_below(below).await?;
+    let removed = ctx.keys.retire_below(below).await?;
     let mut e = event("kek_retired", format!("kek/below/{below}"));
     e.count = Some(removed.len() as u64);
     record(ctx, vec![e]).await?;
@@ -305,7 +495,8 @@ async fn retire(ctx: &Ctx, below: u32) -> CliResult {
 }
 
 async fn scan(ctx: &Ctx, min_version: Option<u32>) -> CliResult {
-    let min = min_version.unwrap_or(ctx.keyring.current().version);
+    let current = ctx.keys.current();
+    let min = min_version.unwrap_or(current.version);
     let (mut after, mut old_kek, mut bad_alg, mut seen) = (None::<String>, 0u64, 0u64, 0u64);
     loop {
         let rows = ctx
@@ -316,11 +507,16 @@ async fn scan(ctx: &Ctx, min_version: Option<u32>) -> CliResult {
         after = Some(last.id.clone());
         for r in rows {
             seen += 1;
-            if r.kek_version < min {
+            let k = slot_kek(r.kek_version);
+            if k.provider != current.provider || k.version < min {
                 old_kek += 1;
                 out::line(format_args!(
-                    "{}/{}: kek {} < {min}",
-                    r.collection, r.id, r.kek_version
+                    "{}/{}: {} kek {} (want {} kek >= {min})",
+                    r.collection,
+                    r.id,
+                    kind_name(k.provider),
+                    k.version,
+                    kind_name(current.provider)
                 ));
             }
             let Some(rec) = ctx.store.get_record(&r.collection, &r.id).await? else {

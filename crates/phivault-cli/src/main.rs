@@ -5,6 +5,7 @@ mod audit;
 mod bench;
 mod demo;
 mod export;
+mod hardening;
 mod keys;
 mod out;
 mod policy;
@@ -49,7 +50,7 @@ enum Command {
     Export(export::ExportArgs),
     /// Find PHI in log files, directories, gzip files or stdin (exit 1 if any).
     ScanLogs(scan::ScanArgs),
-    /// Key management: status, rotate, retire, scan, shred.
+    /// Key management: status, rotate, reencrypt, retire, scan, shred.
     #[command(subcommand)]
     Keys(keys::KeysCmd),
     /// Telehealth end-to-end encryption: `phivault telehealth demo`.
@@ -140,6 +141,11 @@ fn init_logging(default: &str) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = hardening::disable_core_dumps() {
+        // Refuse to hold keys in a process that could dump them.
+        out::err(format_args!("error: {e}"));
+        return ExitCode::FAILURE;
+    }
     if let Command::ScanLogs(a) = cli.command {
         return ExitCode::from(u8::try_from(scan::run(a)).unwrap_or(2));
     }

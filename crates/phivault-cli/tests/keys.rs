@@ -48,10 +48,44 @@ async fn status_of(srv: &Server, token: &str, coll: &str, id: &str) -> u16 {
         .as_u16()
 }
 
-/// Starts `keys rotate` and SIGKILLs it once it reports `kill_after` DEKs.
-fn rotate_and_kill(v: &Vault, kill_after: u64) {
+async fn read(srv: &Server, token: &str, coll: &str, id: &str) -> serde_json::Value {
+    let res = srv
+        .http
+        .get(format!("{}/v1/collections/{coll}/records/{id}", srv.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+/// The stored wrapped DEK of every patient, read from the store directly.
+async fn wrapped_deks(v: &Vault, ids: &[String]) -> Vec<Vec<u8>> {
+    let loc = v
+        .database
+        .clone()
+        .unwrap_or_else(|| v.data_dir().join("phivault.db").to_string_lossy().into_owned());
+    let store = phivault_store::open(&loc).await.unwrap();
+    let mut out = Vec::new();
+    for id in ids {
+        out.push(
+            store
+                .get_record("patients", id)
+                .await
+                .unwrap()
+                .unwrap()
+                .wrapped_dek,
+        );
+    }
+    out
+}
+
+/// Starts `keys <args…>` and SIGKILLs it once it reports `kill_after`
+/// records done.
+fn run_and_kill(v: &Vault, args: &[&str], kill_after: u64) {
     let mut child = Command::new(BIN)
-        .args(["keys", "rotate", "--page", "10"])
+        .args(args)
         .args(v.location())
         .env_remove("PHIVAULT_DATABASE")
         .stdout(Stdio::null())
@@ -61,7 +95,10 @@ fn rotate_and_kill(v: &Vault, kill_after: u64) {
     let stderr = child.stderr.take().unwrap();
     for line in BufReader::new(stderr).lines() {
         let line = line.unwrap();
-        let Some(rest) = line.strip_prefix("progress: rewrapped ") else {
+        let Some(rest) = line
+            .strip_prefix("progress: rewrapped ")
+            .or_else(|| line.strip_prefix("progress: re-encrypted "))
+        else {
             continue;
         };
         let n: u64 = rest.split('/').next().unwrap().parse().unwrap();
@@ -100,7 +137,7 @@ async fn keys_end_to_end(backend: Backend) {
         .unwrap()
         .subsec_nanos();
     let kill_after = 10 + u64::from(nanos) % 90;
-    rotate_and_kill(&v, kill_after);
+    run_and_kill(&v, &["keys", "rotate", "--page", "10"], kill_after);
     let st = v.run(&["keys", "status"]);
     let st_text = text(&st);
     assert!(st.status.success(), "{st_text}");
@@ -135,13 +172,70 @@ async fn keys_end_to_end(backend: Backend) {
         "{scan}"
     );
 
+    // Re-encryption: one record, then the whole collection killed mid-way
+    // and resumed. Every record gets a new DEK and reads back the same.
+    let before_values = read(&srv, &v.token, "patients", &ids[5]).await;
+    let before = wrapped_deks(&v, &ids).await;
+    let r = v.run(&["keys", "reencrypt", "--collection", "patients", "--record", &ids[5]]);
+    assert!(r.status.success(), "{}", text(&r));
+    assert!(text(&r).contains("re-encrypted 1 records"), "{}", text(&r));
+    let after_one = wrapped_deks(&v, &ids).await;
+    assert_ne!(after_one[5], before[5]);
+    assert_eq!(after_one[6], before[6], "only the named record");
+    assert_eq!(
+        read(&srv, &v.token, "patients", &ids[5]).await["fields"],
+        before_values["fields"]
+    );
+    let bad = v.run(&["keys", "reencrypt", "--collection", "nosuch"]);
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("no collection `nosuch`"), "{}", text(&bad));
+    run_and_kill(
+        &v,
+        &["keys", "reencrypt", "--collection", "patients", "--page", "10"],
+        kill_after,
+    );
+    let r = v.run(&["keys", "reencrypt", "--collection", "patients", "--resume", "--page", "10"]);
+    assert!(r.status.success(), "{}", text(&r));
+    let after = wrapped_deks(&v, &ids).await;
+    for (i, (a, b)) in after.iter().zip(&after_one).enumerate() {
+        assert_ne!(a, b, "patient {i} has a new DEK");
+    }
+    for id in &ids {
+        assert_eq!(status_of(&srv, &v.token, "patients", id).await, 200);
+    }
+    assert_eq!(
+        read(&srv, &v.token, "patients", &ids[5]).await["fields"],
+        before_values["fields"]
+    );
+    let scan = text(&v.run(&["keys", "scan", "--min-version", "2"]));
+    assert!(scan.contains("0 under a kek below 2"), "{scan}");
+
     // Shred the first patient (and its encounter); the others stay readable.
     let r = v.run(&["keys", "shred", "--patient", &ids[0], "--yes"]);
     assert!(r.status.success(), "{}", text(&r));
     assert!(text(&r).contains("shredded 2 records"), "{}", text(&r));
-    assert_ne!(status_of(&srv, &v.token, "patients", &ids[0]).await, 200);
-    assert_ne!(status_of(&srv, &v.token, "encounters", &enc).await, 200);
-    for id in &ids[1..] {
+    assert_eq!(status_of(&srv, &v.token, "patients", &ids[0]).await, 410);
+    assert_eq!(status_of(&srv, &v.token, "encounters", &enc).await, 410);
+    // The admin API: `confirm` must repeat the id; then the record is gone.
+    let shred = |id: &str, confirm: &str| {
+        srv.http
+            .post(format!(
+                "{}/v1/collections/patients/records/{id}/shred",
+                srv.url
+            ))
+            .bearer_auth(&v.token)
+            .json(&json!({ "confirm": confirm }))
+            .send()
+    };
+    let res = shred(&ids[1], &ids[2]).await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(status_of(&srv, &v.token, "patients", &ids[1]).await, 200);
+    let res = shred(&ids[1], &ids[1]).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["shredded"].as_array().map(Vec::len), Some(1), "{body}");
+    assert_eq!(status_of(&srv, &v.token, "patients", &ids[1]).await, 410);
+    for id in &ids[2..] {
         assert_eq!(status_of(&srv, &v.token, "patients", id).await, 200);
     }
     let res = srv
@@ -177,6 +271,9 @@ async fn keys_end_to_end(backend: Backend) {
         "dek_rewrapped",
         "kek_retired",
         "patient_shredded",
+        "reencrypt_started",
+        "record_reencrypted",
+        "reencrypt_finished",
     ] {
         assert!(events.contains(action), "{action} missing");
     }
@@ -190,6 +287,57 @@ async fn keys_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_postgres() {
     keys_end_to_end(Backend::Postgres).await;
+}
+
+/// The server process cannot write a core file (key material in memory).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_runs_without_core_dumps() {
+    let v = Vault::init(Backend::Sqlite).await.unwrap();
+    let srv = v.serve();
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", srv.child.id())).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    let cols: Vec<&str> = core.split_whitespace().collect();
+    assert_eq!(&cols[4..6], &["0", "0"], "{core}");
+}
+
+/// Two `keys rotate` at once (two processes): no version is lost or
+/// reused, and every DEK ends under the newest version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_rotations_keep_every_version() {
+    let v = Vault::init(Backend::Sqlite).await.unwrap();
+    let srv = v.serve();
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let body = json!({"fields": {"name": format!("Pat {i}"), "birth_date": "1980-01-02"}});
+        ids.push(create(&srv, &v.token, "patients", body).await);
+    }
+    let spawn = || {
+        Command::new(BIN)
+            .args(["keys", "rotate", "--page", "3"])
+            .args(v.location())
+            .env_remove("PHIVAULT_DATABASE")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success(), "{}", text(&a));
+    assert!(b.status.success(), "{}", text(&b));
+    let st = text(&v.run(&["keys", "status"]));
+    assert!(st.contains("kek 2: created"), "{st}");
+    let current = st
+        .lines()
+        .find(|l| l.starts_with("kek 3 (current): created"))
+        .unwrap_or_else(|| panic!("{st}"));
+    assert!(current.ends_with(", 20 DEKs"), "{st}");
+    for id in &ids {
+        assert_eq!(status_of(&srv, &v.token, "patients", id).await, 200);
+    }
 }
 
 #[test]

@@ -332,7 +332,7 @@ impl Keyring {
     /// Seals the keyring under `passphrase` (format 1 → 2), or re-seals a
     /// protected one under a new passphrase. Written atomically.
     pub fn protect(&self, passphrase: &Passphrase, params: KdfParams) -> Result<(), KeyringError> {
-        let _w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let _w = self.lock_for_change()?;
         let sealing =
             SealingKey::derive_new(passphrase, params).map_err(|e| protect_err(e, &self.path))?;
         {
@@ -349,7 +349,7 @@ impl Keyring {
 
     /// Adds KEK version `current + 1` (file first, then memory) and returns it.
     pub fn rotate_now(&self, now_rfc3339: &str) -> Result<u32, KeyringError> {
-        let _w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let _w = self.lock_for_change()?;
         let (version, material) = {
             let state = self.read();
             let version = state
@@ -377,7 +377,9 @@ impl Keyring {
 
     /// Removes versions below `version` (file first); returns them.
     pub fn retire_versions_below(&self, version: u32) -> Result<Vec<u32>, RetireError> {
-        let _w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let _w = self
+            .lock_for_change()
+            .map_err(|e| ProviderError::new(ProviderErrorKind::Unavailable, e.to_string()))?;
         let removed: Vec<u32> = {
             let state = self.read();
             let current = state.current();
@@ -488,5 +490,10 @@ impl KeyProvider for Keyring {
 
     async fn retire_below(&self, version: u32) -> Result<Vec<u32>, RetireError> {
         self.retire_versions_below(version)
+    }
+
+    async fn refresh(&self) -> Result<u32, ProviderError> {
+        self.reload()
+            .map_err(|e| ProviderError::new(ProviderErrorKind::Unavailable, e.to_string()))
     }
 }

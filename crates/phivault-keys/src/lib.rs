@@ -19,6 +19,7 @@
 pub mod error;
 pub mod keyring;
 pub mod pkcs11;
+pub mod router;
 mod secret;
 pub mod transit;
 
@@ -91,6 +92,12 @@ pub trait KeyProvider: Send + Sync + std::fmt::Debug {
         }
         let dek = self.unwrap(wrapped, collection, record_id).await?;
         Ok(self.wrap(&dek, collection, record_id).await?)
+    }
+
+    /// Re-reads the KEK versions from where they live (after a rotation or
+    /// retirement by another process); returns the current version.
+    async fn refresh(&self) -> Result<u32, ProviderError> {
+        Ok(self.current().version)
     }
 
     /// Removes KEK versions below `version`; returns the versions removed.

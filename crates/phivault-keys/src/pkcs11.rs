@@ -352,6 +352,13 @@ impl KeyProvider for Pkcs11Provider {
     }
 
     /// Destroys the token objects of versions below `version`: irreversible.
+    async fn refresh(&self) -> Result<u32, ProviderError> {
+        Pkcs11Provider::refresh(self)
+            .await
+            .map_err(|e| provider_err(&e))?;
+        Ok(self.inner.current())
+    }
+
     async fn retire_below(&self, version: u32) -> Result<Vec<u32>, RetireError> {
         let current = self.inner.current();
         if version > current {

@@ -118,3 +118,38 @@ async fn wrong_token_is_a_clear_error_without_the_token() {
         "{e}"
     );
 }
+
+/// A vault that moved from the keyring to Vault Transit: old DEKs unwrap
+/// under the keyring, new ones are wrapped by Transit, and a rewrap
+/// migrates an old DEK (what `keys rotate --resume` does after the switch).
+#[tokio::test]
+async fn providers_route_unwrap_by_kind_and_migrate_on_rewrap() {
+    use phivault_keys::keyring::Keyring;
+    use phivault_keys::router::{Providers, kek_slot};
+    use std::sync::Arc;
+    let d = tempfile::tempdir().unwrap();
+    let ring = Arc::new(Keyring::create(d.path(), "2026-01-01T00:00:00Z").unwrap());
+    let dek = DataKey::generate().unwrap();
+    let old = ring.wrap(&dek, "patients", "r1").await.unwrap();
+    let (_s, transit) = setup().await;
+    let p = Providers::new(Arc::new(transit), ring.clone());
+    assert_eq!(p.current().provider, 3);
+    assert_eq!(
+        p.unwrap(&old, "patients", "r1").await.unwrap().expose(),
+        dek.expose()
+    );
+    let moved = p.rewrap(&old, "patients", "r1").await.unwrap();
+    assert_eq!(moved.kek.provider, 3);
+    assert_ne!(kek_slot(moved.kek), kek_slot(old.kek));
+    assert_eq!(
+        p.unwrap(&moved, "patients", "r1").await.unwrap().expose(),
+        dek.expose()
+    );
+    // A kind neither provider is refuses cleanly.
+    let mut alien = moved.clone();
+    alien.kek.provider = 2;
+    assert!(matches!(
+        p.unwrap(&alien, "patients", "r1").await,
+        Err(UnwrapError::UnknownKek(_))
+    ));
+}

@@ -46,7 +46,67 @@ pub struct FileConfig {
     pub audit_checkpoint_events: Option<u64>,
     /// … or after this many seconds with new events.
     pub audit_checkpoint_seconds: Option<u64>,
+    /// Where KEKs live: `keyring` (default), `pkcs11` or `vault-transit`.
+    pub key_provider: Option<String>,
+    /// PKCS#11 module path (default `/usr/lib/softhsm/libsofthsm2.so`).
+    /// The user PIN comes from `PHIVAULT_PKCS11_PIN` or the file named by
+    /// `PHIVAULT_PKCS11_PIN_FILE`, never from this file.
+    pub pkcs11_module: Option<PathBuf>,
+    /// PKCS#11 token label (default `phivault`).
+    pub pkcs11_token: Option<String>,
+    /// PKCS#11 key label stem (default `phivault-kek`).
+    pub pkcs11_key_label: Option<String>,
+    /// Vault address for `vault-transit`, e.g. `https://vault.internal:8200`.
+    /// The token comes from `PHIVAULT_VAULT_TOKEN` (or `VAULT_TOKEN`) or the
+    /// file named by `PHIVAULT_VAULT_TOKEN_FILE`, never from this file.
+    pub vault_addr: Option<String>,
+    /// Transit mount path (default `transit`).
+    pub vault_transit_mount: Option<String>,
+    /// Transit key name (default `phivault`).
+    pub vault_transit_key: Option<String>,
+    /// PEM CA certificate to trust for Vault instead of the system roots.
+    pub vault_ca_cert: Option<PathBuf>,
+    /// Vault Enterprise namespace.
+    pub vault_namespace: Option<String>,
+    /// Rotation period in days: `keys status` and the compliance check flag
+    /// a current KEK older than this (default 90: quarterly).
+    pub key_rotation_days: Option<u32>,
+    /// Let the server rotate the KEK itself when the current one is older
+    /// than `key_rotation_days` (and rewrap in the background).
+    pub auto_rotate: Option<bool>,
 }
+
+/// Where the key-encryption keys live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyProviderConfig {
+    /// `keys/keyring.json` in the data directory.
+    Keyring,
+    /// A PKCS#11 token.
+    Pkcs11 {
+        /// Module path.
+        module: PathBuf,
+        /// Token label.
+        token: String,
+        /// Key label stem.
+        key_label: String,
+    },
+    /// HashiCorp Vault Transit.
+    VaultTransit {
+        /// Vault address.
+        addr: String,
+        /// Mount path.
+        mount: String,
+        /// Key name.
+        key: String,
+        /// CA certificate file.
+        ca_cert: Option<PathBuf>,
+        /// Namespace.
+        namespace: Option<String>,
+    },
+}
+
+/// The default PKCS#11 module (Debian's SoftHSM2).
+pub const DEFAULT_PKCS11_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
 /// Why configuration was rejected.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +141,12 @@ pub enum ConfigError {
     /// Only one of the certificate and key was given.
     #[error("`tls_cert` and `tls_key` must be given together")]
     TlsPair,
+    /// `key_provider` names no provider.
+    #[error("`key_provider` must be `keyring`, `pkcs11` or `vault-transit`")]
+    KeyProvider,
+    /// A provider setting is missing or given for another provider.
+    #[error("`{0}` {1}")]
+    ProviderSetting(&'static str, &'static str),
 }
 
 /// The resolved configuration the server runs with.
@@ -120,6 +186,12 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// When audit checkpoints are signed.
     pub checkpoints: crate::audit::CheckpointPolicy,
+    /// Where the KEKs live.
+    pub key_provider: KeyProviderConfig,
+    /// KEK rotation period.
+    pub key_rotation_days: u32,
+    /// Rotate automatically when the current KEK is older than the period.
+    pub auto_rotate: bool,
 }
 
 /// The default listen address.
@@ -228,7 +300,21 @@ impl Config {
                 .unwrap_or(defaults.every)
                 .max(std::time::Duration::from_secs(1)),
         };
+        let key_provider = key_provider(&over, &file)?;
+        let key_rotation_days = over
+            .key_rotation_days
+            .or(file.key_rotation_days)
+            .unwrap_or(90);
+        if key_rotation_days == 0 {
+            return Err(ConfigError::ProviderSetting(
+                "key_rotation_days",
+                "must be at least 1",
+            ));
+        }
         Ok(Self {
+            key_provider,
+            key_rotation_days,
+            auto_rotate: over.auto_rotate.or(file.auto_rotate).unwrap_or(false),
             tenant,
             nats_url: over.nats_url.or(file.nats_url),
             kafka_brokers: over.kafka_brokers.or(file.kafka_brokers),
@@ -287,6 +373,73 @@ impl Config {
     }
 }
 
+fn key_provider(over: &FileConfig, file: &FileConfig) -> Result<KeyProviderConfig, ConfigError> {
+    macro_rules! pick {
+        ($f:ident) => {
+            over.$f.clone().or_else(|| file.$f.clone())
+        };
+    }
+    let kind = pick!(key_provider).unwrap_or_else(|| "keyring".into());
+    let (module, token, label) = (
+        pick!(pkcs11_module),
+        pick!(pkcs11_token),
+        pick!(pkcs11_key_label),
+    );
+    let (addr, mount, key) = (
+        pick!(vault_addr),
+        pick!(vault_transit_mount),
+        pick!(vault_transit_key),
+    );
+    let (ca, ns) = (pick!(vault_ca_cert), pick!(vault_namespace));
+    let pkcs11_given = module.is_some() || token.is_some() || label.is_some();
+    let vault_given = addr.is_some() || mount.is_some() || key.is_some() || ca.is_some() || ns.is_some();
+    let unused = |name| Err(ConfigError::ProviderSetting(name, "is set but `key_provider` is not the provider it configures"));
+    match kind.as_str() {
+        "keyring" => {
+            if pkcs11_given {
+                return unused("pkcs11_*");
+            }
+            if vault_given {
+                return unused("vault_*");
+            }
+            Ok(KeyProviderConfig::Keyring)
+        }
+        "pkcs11" => {
+            if vault_given {
+                return unused("vault_*");
+            }
+            Ok(KeyProviderConfig::Pkcs11 {
+                module: module.unwrap_or_else(|| DEFAULT_PKCS11_MODULE.into()),
+                token: token.unwrap_or_else(|| "phivault".into()),
+                key_label: label.unwrap_or_else(|| "phivault-kek".into()),
+            })
+        }
+        "vault-transit" => {
+            if pkcs11_given {
+                return unused("pkcs11_*");
+            }
+            let addr = addr.ok_or(ConfigError::ProviderSetting(
+                "vault_addr",
+                "is required with `key_provider = \"vault-transit\"`",
+            ))?;
+            if !(addr.starts_with("https://") || addr.starts_with("http://")) {
+                return Err(ConfigError::ProviderSetting(
+                    "vault_addr",
+                    "must be an http(s) URL",
+                ));
+            }
+            Ok(KeyProviderConfig::VaultTransit {
+                addr,
+                mount: mount.unwrap_or_else(|| "transit".into()),
+                key: key.unwrap_or_else(|| "phivault".into()),
+                ca_cert: ca,
+                namespace: ns,
+            })
+        }
+        _ => Err(ConfigError::KeyProvider),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,6 +495,38 @@ mod tests {
             Config::resolve("d".into(), FileConfig::default(), dev_in_file),
             Err(ConfigError::DevInFile)
         ));
+        let hsm = FileConfig {
+            key_provider: Some("pkcs11".into()),
+            pkcs11_token: Some("t".into()),
+            ..Default::default()
+        };
+        let c = Config::resolve("d".into(), hsm, FileConfig::default()).unwrap();
+        assert_eq!(
+            c.key_provider,
+            KeyProviderConfig::Pkcs11 {
+                module: DEFAULT_PKCS11_MODULE.into(),
+                token: "t".into(),
+                key_label: "phivault-kek".into()
+            }
+        );
+        let bad = |f: FileConfig| Config::resolve("d".into(), f, FileConfig::default()).unwrap_err().to_string();
+        assert_eq!(
+            bad(FileConfig {
+                key_provider: Some("kms".into()),
+                ..Default::default()
+            }),
+            "`key_provider` must be `keyring`, `pkcs11` or `vault-transit`"
+        );
+        assert!(bad(FileConfig {
+            key_provider: Some("vault-transit".into()),
+            ..Default::default()
+        })
+        .starts_with("`vault_addr` is required"));
+        assert!(bad(FileConfig {
+            vault_addr: Some("https://v:8200".into()),
+            ..Default::default()
+        })
+        .starts_with("`vault_*` is set"));
         let half = FileConfig {
             tls_cert: Some("c.pem".into()),
             ..Default::default()

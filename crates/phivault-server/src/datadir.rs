@@ -166,6 +166,36 @@ pub fn check_separation(config: &Config, keyring: &Path) -> Result<(), DataDirEr
     Ok(())
 }
 
+/// On PostgreSQL, refuses key material inside the database server's own
+/// data files: the keyring or the audit signing key under the server's
+/// `data_directory` (when this role may read that setting; a remote
+/// server's directory cannot hold a local path anyway).
+pub async fn check_store_separation(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    keyring: &Path,
+) -> Result<(), DataDirError> {
+    let Some(data_dir) = store.server_data_directory().await? else {
+        return Ok(());
+    };
+    let canon = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    let pg = canon(Path::new(&data_dir));
+    for (what, p) in [
+        ("the keyring", canon(keyring)),
+        (
+            "the audit signing key",
+            canon(&config.data_dir.join("audit-key")),
+        ),
+    ] {
+        if p.starts_with(&pg) {
+            return Err(DataDirError::Separation(format!(
+                "{what} lies inside the PostgreSQL data directory; keep keys apart from PHI"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Opens the vault described by `config`.
 pub async fn open(
     config: &Config,
@@ -196,12 +226,21 @@ async fn open_as(
         Schema::from_toml(&text).map_err(|e| DataDirError::Schema(schema_path.clone(), e))?;
     let keyring = open_keyring(&config.data_dir.join("keys"))?;
     check_separation(config, keyring.path())?;
-    let store = phivault_store::open(&config.store_location()).await?;
-    let provider = Arc::new(open_keyring(&config.data_dir.join("keys"))?);
+    check_store_separation(config, &store, keyring.path()).await?;
+    let ring = Arc::new(open_keyring(&config.data_dir.join("keys"))?);
+    let provider = Arc::new(crate::providers::open(config, ring).await?);
     let keys: Arc<dyn phivault_keys::KeyProvider> = provider.clone();
     let audit = open_audit(config, &store, writable_audit).await?;
     if writable_audit {
         spawn_key_watch(config.data_dir.clone(), &provider, &audit).await?;
+        if config.auto_rotate {
+            crate::rekey::spawn_schedule(
+                Arc::clone(&store),
+                keys.clone(),
+                Arc::clone(&audit),
+                config.key_rotation_days,
+            );
+        }
     }
     let vault = Vault::new(schema, store, keys, keyring.index_root(), clock, audit);
     Ok((vault, keyring))
@@ -222,11 +261,12 @@ pub fn open_keyring(dir: &Path) -> Result<Keyring, DataDirError> {
     Ok(Keyring::open_with(dir, pass.as_ref())?)
 }
 
-/// Drains the audit outbox now, then every 30 s re-reads the keyring (so new
-/// writes use a KEK version `phivault keys rotate` added) and drains again.
+/// Drains the audit outbox now, then every 30 s re-reads the KEK versions
+/// (so new writes use a version `phivault keys rotate` added) and drains
+/// again.
 async fn spawn_key_watch(
     data_dir: PathBuf,
-    keyring: &Arc<Keyring>,
+    keyring: &Arc<phivault_keys::router::Providers>,
     audit: &Arc<crate::audit::AuditLog>,
 ) -> Result<(), DataDirError> {
     use crate::audit::outbox;
@@ -242,8 +282,8 @@ async fn spawn_key_watch(
             let (Some(k), Some(a)) = (keyring.upgrade(), audit.upgrade()) else {
                 return;
             };
-            if let Err(e) = k.reload() {
-                tracing::error!(error = %e, "keyring: periodic reload failed");
+            if let Err(e) = phivault_keys::KeyProvider::refresh(k.as_ref()).await {
+                tracing::error!(error = %e, "key provider: periodic refresh failed");
             }
             if let Err(e) = outbox::drain(&data_dir, &a).await {
                 tracing::error!(error = %e, "audit outbox: drain failed");

@@ -9,6 +9,8 @@ pub mod datadir;
 pub mod embedded;
 pub mod http;
 pub mod metrics;
+pub mod providers;
+pub mod rekey;
 pub mod telehealth;
 pub mod tls;
 pub mod vault;

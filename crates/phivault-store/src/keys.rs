@@ -56,6 +56,40 @@ impl fmt::Debug for DekSwap {
     }
 }
 
+/// A re-encryption of one record: a new wrapped DEK and every sealed field
+/// resealed under it. Applied only while the record still has `old_wrapped`
+/// and `expected_updated_at` (no concurrent rewrap, patch or shred), so a
+/// reseal never overwrites a change and is never overwritten by a stale one.
+/// `updated_at` is kept: the record's content did not change.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Reseal {
+    /// Collection name.
+    pub collection: String,
+    /// Record id.
+    pub id: String,
+    /// The record's `updated_at` when it was read.
+    pub expected_updated_at: i64,
+    /// The wrapped DEK the caller read.
+    pub old_wrapped: Vec<u8>,
+    /// The new wrapped DEK.
+    pub new_wrapped: Vec<u8>,
+    /// The KEK version of `new_wrapped`.
+    pub kek_version: u32,
+    /// The encoded sealed fields under the new DEK
+    /// ([`crate::StoredRecord::encode_sealed_fields`]).
+    pub sealed: Vec<u8>,
+}
+
+impl fmt::Debug for Reseal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reseal")
+            .field("collection", &self.collection)
+            .field("id", &self.id)
+            .field("kek_version", &self.kek_version)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Which DEKs a page lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DekFilter {

@@ -14,7 +14,7 @@ mod types;
 
 pub use access::AccessStore;
 pub use error::{ErrorKind, StoreError};
-pub use keys::{DekFilter, DekRow, DekSwap, SHREDDED_KEK_VERSION, Shredded};
+pub use keys::{DekFilter, DekRow, DekSwap, Reseal, SHREDDED_KEK_VERSION, Shredded};
 pub use types::{BreakGlassRow, IndexEntry, StoredRecord, TokenKind, TokenRow, UserRow};
 
 /// The storage contract. Both backends pass the same conformance suite
@@ -28,6 +28,13 @@ pub trait Store: AccessStore + Send + Sync + std::fmt::Debug {
     /// the audit trail lives elsewhere (segment files beside SQLite).
     fn audit_store(&self) -> Option<std::sync::Arc<dyn audit::AuditStore>> {
         None
+    }
+
+    /// The database server's own data directory when it is on this machine
+    /// and readable (PostgreSQL's `data_directory`, for the key-separation
+    /// check); `None` otherwise.
+    async fn server_data_directory(&self) -> Result<Option<String>, StoreError> {
+        Ok(None)
     }
 
     /// Inserts a record and its blind-index entries atomically.
@@ -44,7 +51,9 @@ pub trait Store: AccessStore + Send + Sync + std::fmt::Debug {
         id: &str,
     ) -> Result<Option<StoredRecord>, StoreError>;
 
-    /// Replaces a record whose `updated_at` is still `expected_updated_at`,
+    /// Replaces a record whose `updated_at` is still `expected_updated_at`
+    /// and whose wrapped DEK is still `rec.wrapped_dek` (a rewrap, reseal or
+    /// shred in between is a conflict, never silently undone),
     /// dropping the index entries named in `drop_indexes` and adding `index`.
     /// `ErrorKind::NotFound` if the record is gone, `ErrorKind::Conflict` if
     /// it changed in between.
@@ -104,6 +113,10 @@ pub trait Store: AccessStore + Send + Sync + std::fmt::Debug {
     /// Applies each swap whose stored wrapped DEK still equals `old`, in one
     /// transaction; returns how many applied (the others changed meanwhile).
     async fn swap_deks(&self, swaps: Vec<DekSwap>) -> Result<u64, StoreError>;
+
+    /// Applies each reseal whose record is unchanged since it was read, in
+    /// one transaction; returns how many applied.
+    async fn reseal_records(&self, reseals: Vec<Reseal>) -> Result<u64, StoreError>;
 
     /// Crypto-shreds the patient record `patient_id` and every record linked
     /// to it: the wrapped DEK and the sealed fields are erased, the KEK

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use phivault_store::{
-    BreakGlassRow, DekFilter, DekSwap, ErrorKind, IndexEntry, SHREDDED_KEK_VERSION, Store,
+    BreakGlassRow, DekFilter, DekSwap, ErrorKind, IndexEntry, Reseal, SHREDDED_KEK_VERSION, Store,
     StoredRecord, TokenKind, TokenRow, UserRow,
 };
 
@@ -428,6 +428,51 @@ async fn keys_suite(s: Arc<dyn Store>) {
     let all = s.list_deks(DekFilter::All, None, 100).await.unwrap();
     assert_eq!(all.len(), 24, "shredded records are not listed");
     assert!(s.shred_patient("no-such").await.unwrap().is_empty());
+
+    // Reseal: applies only to an unchanged record, keeps updated_at and the
+    // index, replaces the DEK and every sealed field at once.
+    let r4 = s.get_record("patients", &ids[4]).await.unwrap().unwrap();
+    let mut new_sealed = BTreeMap::new();
+    new_sealed.insert("ssn".to_owned(), vec![0x55; 30]);
+    let reseal = |old: Vec<u8>, expected: i64| Reseal {
+        collection: "patients".into(),
+        id: ids[4].clone(),
+        expected_updated_at: expected,
+        old_wrapped: old,
+        new_wrapped: vec![0xBB; 61],
+        kek_version: 2,
+        sealed: StoredRecord::encode_sealed_fields(&new_sealed),
+    };
+    let stale = vec![
+        reseal(vec![0xEE; 60], r4.updated_at),
+        reseal(r4.wrapped_dek.clone(), r4.updated_at + 1),
+    ];
+    assert_eq!(s.reseal_records(stale).await.unwrap(), 0, "stale reseals refused");
+    assert_eq!(
+        s.reseal_records(vec![reseal(r4.wrapped_dek.clone(), r4.updated_at)])
+            .await
+            .unwrap(),
+        1
+    );
+    let after = s.get_record("patients", &ids[4]).await.unwrap().unwrap();
+    assert_eq!(after.wrapped_dek, vec![0xBB; 61]);
+    assert_eq!(after.kek_version, 2);
+    assert_eq!(after.sealed, new_sealed);
+    assert_eq!(after.updated_at, r4.updated_at, "content did not change");
+    assert_eq!(after.plain, r4.plain);
+    assert_eq!(
+        s.search("patients", "ssn", &[4; 16], 10).await.unwrap().len(),
+        1,
+        "index entries kept"
+    );
+    // A patch read before the reseal is a conflict, not a silent undo.
+    let err = s
+        .update_record(r4.clone(), r4.updated_at, vec![], vec![])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    let still = s.get_record("patients", &ids[4]).await.unwrap().unwrap();
+    assert_eq!(still.wrapped_dek, vec![0xBB; 61]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

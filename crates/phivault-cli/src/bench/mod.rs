@@ -4,10 +4,13 @@
 //! (b) plaintext PostgreSQL with ordinary indexes; (c) phivault storage on
 //! PostgreSQL; (d) phivault storage on SQLite; (e) in-process seal + open.
 //! (f) the audit trail: durable appends, verification, its cost on reads.
+//! (g) key rotation: `keys rotate` rewrap rate, and a large rotation beside
+//! a server under read load.
 //! PostgreSQL parts run when `--database` is given.
 
 mod audit;
 mod data;
+mod keys;
 mod pg;
 mod stats;
 mod vault;
@@ -43,10 +46,25 @@ pub struct BenchArgs {
     /// Run only (f), the audit trail.
     #[arg(long)]
     pub only_audit: bool,
+    /// Run only (g), key rotation.
+    #[arg(long)]
+    pub only_keys: bool,
+    /// DEKs per backend for the `keys rotate` rewrap rate.
+    #[arg(long, default_value_t = 100_000)]
+    pub rewrap_deks: usize,
+    /// DEKs rotated beside the server under read load.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rotation_deks: usize,
+    /// `--max-rate` for that rotation (none: unthrottled).
+    #[arg(long)]
+    pub rotation_max_rate: Option<u32>,
 }
 
 /// Runs the benchmark and prints the table.
 pub async fn run(a: BenchArgs) -> CliResult {
+    if a.only_keys {
+        return run_keys(&a).await;
+    }
     let patients = data::patients(a.n);
     out::line(format_args!(
         "phivault bench: {} synthetic patients, 8 PHI fields each",
@@ -83,5 +101,12 @@ pub async fn run(a: BenchArgs) -> CliResult {
     out::line("running (d) phivault on SQLite…");
     rows.extend(vault::backend(vault::Target::Sqlite, &patients, a.samples).await?);
     stats::print(&rows);
+    run_keys(&a).await
+}
+
+async fn run_keys(a: &BenchArgs) -> CliResult {
+    out::line("running (g) key rotation…");
+    keys::rewrap_rate(a.rewrap_deks, a.database.as_deref()).await?;
+    keys::rotation_under_load(a.rotation_deks, a.rotation_max_rate).await?;
     Ok(())
 }

@@ -52,6 +52,11 @@ impl Keyring {
             .writer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.reload_held()
+    }
+
+    /// [`Self::reload`] for a caller that holds the writer mutex.
+    pub(super) fn reload_held(&self) -> Result<u32, KeyringError> {
         let path = &self.path;
         let malformed = || KeyringError::Malformed(path.clone());
         let text = Zeroizing::new(fs::read(path).map_err(|source| KeyringError::Io {
@@ -88,4 +93,48 @@ impl Keyring {
         state.keks = keks;
         Ok(next)
     }
+
+    /// Takes the writer mutex and the exclusive lock on `keys/LOCK` (held
+    /// by one writer at a time across processes: the server's schedule and
+    /// any `phivault keys` command), then re-reads the file so the change
+    /// is made on top of whatever another process wrote last.
+    pub(super) fn lock_for_change(&self) -> Result<ChangeGuard<'_>, KeyringError> {
+        let mutex = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let dir = path_dir(&self.path);
+        let lock_path = dir.join(LOCK_FILE);
+        let io = |source| KeyringError::Io {
+            path: lock_path.clone(),
+            source,
+        };
+        let mut opts = fs::OpenOptions::new();
+        opts.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let file = opts.open(&lock_path).map_err(io)?;
+        // Blocks while another process changes the keyring (milliseconds).
+        file.lock().map_err(io)?;
+        self.reload_held()?;
+        Ok(ChangeGuard {
+            _file: file,
+            _mutex: mutex,
+        })
+    }
+}
+
+/// The lock file beside `keyring.json` that serializes keyring changes
+/// across processes.
+pub const LOCK_FILE: &str = "LOCK";
+
+fn path_dir(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new("."))
+}
+
+/// Held while a keyring change is made; dropping it releases both locks.
+pub(super) struct ChangeGuard<'a> {
+    // Closing the file releases the flock.
+    _file: fs::File,
+    _mutex: std::sync::MutexGuard<'a, ()>,
 }

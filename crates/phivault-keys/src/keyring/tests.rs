@@ -199,3 +199,40 @@ async fn reload_sees_a_rotation_by_another_process_protected_or_not() {
         assert_eq!(b.is_protected(), protected);
     }
 }
+
+/// Two processes (two handles on one directory) rotating one after the
+/// other, each with a stale view: no version is lost, none is reused, and a
+/// DEK wrapped by the first rotation keeps unwrapping after the second.
+#[tokio::test]
+async fn concurrent_rotations_from_stale_handles_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let a = Keyring::create(&keys, "2026-01-01T00:00:00Z").unwrap();
+    let b = Keyring::open(&keys).unwrap();
+    assert_eq!(a.rotate_now("2026-02-01T00:00:00Z").unwrap(), 2);
+    let dek = DataKey::generate().unwrap();
+    let w2 = a.wrap(&dek, "patients", "r").await.unwrap();
+    assert_eq!(w2.kek.version, 2);
+    // `b` still believes version 1 is current.
+    assert_eq!(b.current().version, 1);
+    assert_eq!(b.rotate_now("2026-03-01T00:00:00Z").unwrap(), 3);
+    let fresh = Keyring::open(&keys).unwrap();
+    let versions: Vec<u32> = fresh.keks().iter().map(|k| k.version).collect();
+    assert_eq!(versions, vec![1, 2, 3]);
+    assert_eq!(
+        fresh.unwrap(&w2, "patients", "r").await.unwrap().expose(),
+        dek.expose()
+    );
+    // Threads racing on two more handles: every rotation gets its own version.
+    let (c, d) = (Keyring::open(&keys).unwrap(), Keyring::open(&keys).unwrap());
+    let got = std::thread::scope(|s| {
+        let hc = s.spawn(|| (0..5).map(|_| c.rotate_now("t").unwrap()).collect::<Vec<_>>());
+        let hd = s.spawn(|| (0..5).map(|_| d.rotate_now("t").unwrap()).collect::<Vec<_>>());
+        let mut all = hc.join().unwrap();
+        all.extend(hd.join().unwrap());
+        all.sort_unstable();
+        all
+    });
+    assert_eq!(got, (4..=13).collect::<Vec<u32>>());
+    assert_eq!(Keyring::open(&keys).unwrap().current().version, 13);
+}

@@ -256,6 +256,10 @@ impl KeyProvider for TransitProvider {
         })
     }
 
+    async fn refresh(&self) -> Result<u32, ProviderError> {
+        TransitProvider::refresh(self).await.map_err(pe)
+    }
+
     async fn retire_below(&self, version: u32) -> Result<Vec<u32>, RetireError> {
         let key = self.call.read_key().await.map_err(pe)?;
         if version > key.latest_version {

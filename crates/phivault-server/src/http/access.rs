@@ -400,7 +400,7 @@ pub async fn close_session(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn patient_exists(st: &AppState, id: &str) -> Result<(), ApiError> {
+pub(super) async fn patient_exists(st: &AppState, id: &str) -> Result<(), ApiError> {
     let found = RecordId::parse(id).is_ok()
         && st
             .vault

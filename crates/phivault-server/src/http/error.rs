@@ -102,6 +102,7 @@ impl From<VaultError> for ApiError {
                 Self::new(StatusCode::NOT_FOUND, "unknown_collection", msg)
             }
             VaultError::NotFound => Self::new(StatusCode::NOT_FOUND, "not_found", msg),
+            VaultError::Shredded => Self::new(StatusCode::GONE, "shredded", msg),
             VaultError::Invalid(RecordError::UnknownField) => {
                 Self::bad_request("unknown_field", msg)
             }

@@ -9,6 +9,7 @@ mod auth;
 mod body;
 mod error;
 mod export;
+mod keys;
 mod records;
 mod request;
 pub mod telehealth;
@@ -479,6 +480,11 @@ pub const ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "POST",
+        path: "/v1/collections/patients/records/{id}/shred",
+        public: false,
+    },
+    RouteSpec {
+        method: "POST",
         path: "/v1/telehealth/sessions",
         public: false,
     },
@@ -543,6 +549,7 @@ fn handler(spec: &RouteSpec) -> Option<MethodRouter<AppState>> {
         ("GET", "/v1/audit/proofs/consistency") => get(audit::consistency),
         ("GET", "/v1/audit/events") => get(audit::events),
         ("GET", "/v1/collections/patients/records/{id}/disclosures") => get(audit::disclosures),
+        ("POST", "/v1/collections/patients/records/{id}/shred") => post(keys::shred),
         ("POST", "/v1/telehealth/sessions") => post(telehealth::create),
         ("GET", "/v1/telehealth/sessions/{id}") => get(telehealth::show),
         ("POST", "/v1/telehealth/sessions/{id}/devices") => post(telehealth::add_device),

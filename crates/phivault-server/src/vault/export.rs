@@ -72,6 +72,10 @@ impl Vault {
             let Some(last) = page.last() else { break };
             after = Some(last.id.clone());
             for stored in page {
+                if stored.kek_version == phivault_store::SHREDDED_KEK_VERSION {
+                    // Crypto-shredded: nothing left to export.
+                    continue;
+                }
                 let opened = self.open(coll, stored).await?;
                 let rec = source(permit, coll, opened.view);
                 out.push(deid::deidentify(&rec, &opts).map_err(|_| VaultError::Crypto)?);

@@ -18,6 +18,11 @@ use phivault_keys::KeyProvider;
 use phivault_store::{ErrorKind, Store, StoreError};
 
 pub use search::SearchRequest;
+
+/// The route-shaped resource name events carry (ids only).
+pub fn resource_of(collection: &str, id: &str) -> String {
+    ops::resource(collection, id)
+}
 pub use view::{Disclosed, FieldOut, RecordView};
 
 use crate::audit::{AuditLog, Who};
@@ -62,6 +67,10 @@ pub enum VaultError {
     /// Key provider failure.
     #[error("key provider failed")]
     Keys,
+    /// The record's keys were destroyed (`phivault keys shred`): its sealed
+    /// fields are gone for good.
+    #[error("record was crypto-shredded")]
+    Shredded,
     /// Storage failure.
     #[error("storage failed: {0}")]
     Store(StoreError),
@@ -206,6 +215,11 @@ impl Vault {
     /// The clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// The key provider.
+    pub fn keys(&self) -> &Arc<dyn KeyProvider> {
+        &self.keys
     }
 
     fn check(

@@ -87,7 +87,7 @@ impl Vault {
             patient_id,
             created_at: now,
             updated_at: now,
-            kek_version: wrapped.kek.version,
+            kek_version: phivault_keys::router::kek_slot(wrapped.kek),
             wrapped_dek: wrapped.encode(),
             sealed,
             plain: valid.plain.into_iter().collect(),
@@ -262,6 +262,9 @@ impl Vault {
         coll: &Collection,
         stored: StoredRecord,
     ) -> Result<Opened, VaultError> {
+        if stored.kek_version == phivault_store::SHREDDED_KEK_VERSION {
+            return Err(VaultError::Shredded);
+        }
         let wrapped = WrappedDek::decode(&stored.wrapped_dek).map_err(|_| VaultError::Integrity)?;
         let dek = self
             .keys
@@ -437,6 +440,7 @@ pub(super) fn failure_reason(e: &VaultError) -> &'static str {
         VaultError::Conflict => "conflict",
         VaultError::Integrity => "integrity",
         VaultError::Keys => "keys",
+        VaultError::Shredded => "shredded",
         _ => "error",
     }
 }

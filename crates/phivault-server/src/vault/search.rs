@@ -158,6 +158,9 @@ impl Vault {
         let mut out = Vec::with_capacity(hits.len());
         let mut patients = Vec::with_capacity(hits.len());
         for stored in hits {
+            if stored.kek_version == phivault_store::SHREDDED_KEK_VERSION {
+                continue;
+            }
             let patient = stored.patient_id.clone();
             if grant.care_team_only() {
                 // Only the user's care-team patients (a record of a linked

@@ -188,9 +188,22 @@ pub async fn spawn_app(backend: Backend) -> Option<App> {
 /// Like [`spawn_app`], with extra settings.
 pub async fn spawn_app_with(
     backend: Backend,
+    over: phivault_server::config::FileConfig,
+) -> Option<App> {
+    spawn_app_inited(backend, over, None).await
+}
+
+/// Like [`spawn_app_with`], the data directory first initialized at
+/// `init_at` (its KEK then dates from that time).
+pub async fn spawn_app_inited(
+    backend: Backend,
     mut over: phivault_server::config::FileConfig,
+    init_at: Option<&str>,
 ) -> Option<App> {
     let dir = tempfile::tempdir().unwrap();
+    if let Some(t) = init_at {
+        phivault_server::datadir::init(&dir.path().join("data"), t).unwrap();
+    }
     let (database, pg) = match backend {
         Backend::Sqlite => (None, None),
         Backend::Postgres => {

@@ -2,7 +2,7 @@
 
 use super::PgStore;
 use crate::{
-    DekFilter, DekRow, DekSwap, ErrorKind, SHREDDED_KEK_VERSION, Shredded, StoreError, StoredRecord,
+    DekFilter, DekRow, DekSwap, ErrorKind, Reseal, SHREDDED_KEK_VERSION, Shredded, StoreError, StoredRecord,
 };
 
 fn version(v: i64) -> Result<u32, StoreError> {
@@ -83,6 +83,28 @@ impl PgStore {
         let new: Vec<&[u8]> = swaps.iter().map(|s| s.new.as_slice()).collect();
         let v: Vec<i64> = swaps.iter().map(|s| i64::from(s.kek_version)).collect();
         Ok(c.execute(&st, &[&colls, &ids, &old, &new, &v]).await?)
+    }
+
+    pub(super) async fn reseal_records_impl(&self, reseals: Vec<Reseal>) -> Result<u64, StoreError> {
+        let c = self.pool.get().await?;
+        let st = c
+            .prepare_cached(
+                "UPDATE records r SET wrapped_dek = u.new, kek_version = u.v, sealed = u.sealed
+                 FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::int8[], $6::bytea[], $7::int8[])
+                      AS u(collection, id, old, new, v, sealed, expected)
+                 WHERE r.id = u.id AND r.collection = u.collection AND r.wrapped_dek = u.old
+                   AND r.updated_at = u.expected",
+            )
+            .await?;
+        let colls: Vec<&str> = reseals.iter().map(|s| s.collection.as_str()).collect();
+        let ids: Vec<&str> = reseals.iter().map(|s| s.id.as_str()).collect();
+        let old: Vec<&[u8]> = reseals.iter().map(|s| s.old_wrapped.as_slice()).collect();
+        let new: Vec<&[u8]> = reseals.iter().map(|s| s.new_wrapped.as_slice()).collect();
+        let v: Vec<i64> = reseals.iter().map(|s| i64::from(s.kek_version)).collect();
+        let sealed: Vec<&[u8]> = reseals.iter().map(|s| s.sealed.as_slice()).collect();
+        let expected: Vec<i64> = reseals.iter().map(|s| s.expected_updated_at).collect();
+        Ok(c.execute(&st, &[&colls, &ids, &old, &new, &v, &sealed, &expected])
+            .await?)
     }
 
     pub(super) async fn shred_patient_impl(

@@ -11,7 +11,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::{NoTls, Row};
 
 use crate::{
-    DekFilter, DekRow, DekSwap, ErrorKind, IndexEntry, Shredded, Store, StoreError, StoredRecord,
+    DekFilter, DekRow, DekSwap, ErrorKind, Reseal, IndexEntry, Shredded, Store, StoreError, StoredRecord,
     TokenKind, TokenRow,
 };
 
@@ -207,7 +207,7 @@ impl Store for PgStore {
         let n = tx
             .execute(
                 "UPDATE records SET updated_at = $1, kek_version = $2, wrapped_dek = $3, sealed = $4, plain = $5::text::jsonb
-                 WHERE id = $6 AND collection = $7 AND updated_at = $8",
+                 WHERE id = $6 AND collection = $7 AND updated_at = $8 AND wrapped_dek = $3",
                 &[
                     &rec.updated_at,
                     &i64::from(rec.kek_version),
@@ -377,6 +377,22 @@ impl Store for PgStore {
 
     async fn count_deks_by_kek(&self) -> Result<Vec<(u32, u64)>, StoreError> {
         self.count_deks_by_kek_impl().await
+    }
+
+    async fn server_data_directory(&self) -> Result<Option<String>, StoreError> {
+        let c = self.pool.get().await?;
+        match c.query_one("SHOW data_directory", &[]).await {
+            Ok(row) => Ok(Some(row.try_get(0)?)),
+            // Not a superuser nor in pg_read_all_settings: cannot be checked.
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => {
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn reseal_records(&self, reseals: Vec<Reseal>) -> Result<u64, StoreError> {
+        self.reseal_records_impl(reseals).await
     }
 
     async fn swap_deks(&self, swaps: Vec<DekSwap>) -> Result<u64, StoreError> {

@@ -8,7 +8,9 @@ use rusqlite::params;
 
 use super::SqliteStore;
 use super::writer::Job;
-use crate::{DekFilter, DekRow, DekSwap, SHREDDED_KEK_VERSION, Shredded, StoreError, StoredRecord};
+use crate::{
+    DekFilter, DekRow, DekSwap, Reseal, SHREDDED_KEK_VERSION, Shredded, StoreError, StoredRecord,
+};
 
 impl SqliteStore {
     pub(super) async fn list_deks_impl(
@@ -72,6 +74,35 @@ impl SqliteStore {
                         s.id,
                         s.collection,
                         s.old
+                    ])?)
+                    .unwrap_or(0);
+                }
+                out.store(n, Ordering::Release);
+                Ok(true)
+            })))
+            .await?;
+        Ok(applied.load(Ordering::Acquire))
+    }
+
+    pub(super) async fn reseal_records_impl(&self, reseals: Vec<Reseal>) -> Result<u64, StoreError> {
+        let applied = Arc::new(AtomicU64::new(0));
+        let out = Arc::clone(&applied);
+        self.writer
+            .submit(Job::Exec(Box::new(move |c| {
+                let mut st = c.prepare_cached(
+                    "UPDATE records SET wrapped_dek = ?1, kek_version = ?2, sealed = ?3
+                     WHERE id = ?4 AND collection = ?5 AND wrapped_dek = ?6 AND updated_at = ?7",
+                )?;
+                let mut n = 0u64;
+                for r in &reseals {
+                    n += u64::try_from(st.execute(params![
+                        r.new_wrapped,
+                        r.kek_version,
+                        r.sealed,
+                        r.id,
+                        r.collection,
+                        r.old_wrapped,
+                        r.expected_updated_at
                     ])?)
                     .unwrap_or(0);
                 }

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::Semaphore;
 
 use crate::{
-    DekFilter, DekRow, DekSwap, ErrorKind, IndexEntry, Shredded, Store, StoreError, StoredRecord,
+    DekFilter, DekRow, DekSwap, ErrorKind, Reseal, IndexEntry, Shredded, Store, StoreError, StoredRecord,
     TokenKind, TokenRow,
 };
 use checkpoint::Checkpointer;
@@ -333,6 +333,10 @@ impl Store for SqliteStore {
 
     async fn count_deks_by_kek(&self) -> Result<Vec<(u32, u64)>, StoreError> {
         self.count_deks_by_kek_impl().await
+    }
+
+    async fn reseal_records(&self, reseals: Vec<Reseal>) -> Result<u64, StoreError> {
+        self.reseal_records_impl(reseals).await
     }
 
     async fn swap_deks(&self, swaps: Vec<DekSwap>) -> Result<u64, StoreError> {

@@ -189,7 +189,7 @@ fn apply(tx: &Connection, job: Job) -> Result<bool, StoreError> {
             let n = tx
                 .prepare_cached(
                     "UPDATE records SET updated_at = ?1, kek_version = ?2, wrapped_dek = ?3, sealed = ?4, plain = ?5
-                     WHERE id = ?6 AND collection = ?7 AND updated_at = ?8",
+                     WHERE id = ?6 AND collection = ?7 AND updated_at = ?8 AND wrapped_dek = ?3",
                 )?
                 .execute(params![
                     rec.updated_at,
