@@ -219,6 +219,7 @@ impl Config {
         over: FileConfig,
         file: FileConfig,
     ) -> Result<Self, ConfigError> {
+        let key_provider = key_provider(&over, &file)?;
         let default_listen: SocketAddr =
             DEFAULT_LISTEN.parse().map_err(|_| ConfigError::TlsPair)?;
         let listen = over.listen.or(file.listen).unwrap_or(default_listen);
@@ -300,7 +301,6 @@ impl Config {
                 .unwrap_or(defaults.every)
                 .max(std::time::Duration::from_secs(1)),
         };
-        let key_provider = key_provider(&over, &file)?;
         let key_rotation_days = over
             .key_rotation_days
             .or(file.key_rotation_days)

@@ -226,6 +226,7 @@ async fn open_as(
         Schema::from_toml(&text).map_err(|e| DataDirError::Schema(schema_path.clone(), e))?;
     let keyring = open_keyring(&config.data_dir.join("keys"))?;
     check_separation(config, keyring.path())?;
+    let store = phivault_store::open(&config.store_location()).await?;
     check_store_separation(config, &store, keyring.path()).await?;
     let ring = Arc::new(open_keyring(&config.data_dir.join("keys"))?);
     let provider = Arc::new(crate::providers::open(config, ring).await?);

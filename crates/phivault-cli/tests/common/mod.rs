@@ -95,22 +95,34 @@ impl Vault {
 
     /// Runs `phivault <args> <location>` to completion.
     pub fn run(&self, args: &[&str]) -> Output {
+        self.run_env(args, &[])
+    }
+
+    /// [`Self::run`] with extra environment variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(BIN)
             .args(args)
             .args(self.location())
             .env_remove("PHIVAULT_DATABASE")
             .env_remove("PHIVAULT_DATA_DIR")
+            .envs(env.iter().copied())
             .output()
             .unwrap()
     }
 
     /// Starts `phivault serve` on a random loopback port.
     pub fn serve(&self) -> Server {
+        self.serve_env(&[])
+    }
+
+    /// [`Self::serve`] with extra environment variables.
+    pub fn serve_env(&self, env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(self.location())
             .env_remove("PHIVAULT_DATABASE")
             .env_remove("PHIVAULT_DATA_DIR")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
