@@ -76,6 +76,17 @@ pub enum KeysCmd {
         #[command(flatten)]
         pace: PaceArgs,
     },
+    /// Rotate the blind-index root: add a version, rewrite every tag under
+    /// it (searches keep working throughout), then retire the older ones.
+    Reindex {
+        #[command(flatten)]
+        at: At,
+        /// Continue an interrupted reindex from its saved cursor.
+        #[arg(long)]
+        resume: bool,
+        #[command(flatten)]
+        pace: PaceArgs,
+    },
     /// Remove KEK versions below `--below`; refused while a DEK uses one.
     Retire {
         #[command(flatten)]
@@ -242,6 +253,9 @@ pub async fn run(cmd: KeysCmd) -> CliResult {
             )
             .await
         }
+        KeysCmd::Reindex { at, resume, pace } => {
+            reindex(&open(&at).await?, resume, pace.into()).await
+        }
         KeysCmd::Retire { at, below } => retire(&open(&at).await?, below).await,
         KeysCmd::Scan { at, min_version } => scan(&open(&at).await?, min_version).await,
         KeysCmd::Shred { at, patient, yes } => shred(&open(&at).await?, &patient, yes).await,
@@ -285,6 +299,11 @@ async fn status(ctx: &Ctx, period_days: u32) -> CliResult {
             count(kek_slot(kek))
         ));
     }
+    let roots: Vec<u32> = ctx.keyring.index_roots().iter().map(|(v, _)| *v).collect();
+    out::line(format_args!(
+        "blind-index root: version {} (active: {roots:?})",
+        ctx.keyring.current_index_version()
+    ));
     let shredded = count(SHREDDED_KEK_VERSION);
     if shredded > 0 {
         out::line(format_args!("shredded records: {shredded}"));
@@ -451,6 +470,137 @@ async fn reencrypt(
         return Err(format!("{} records could not be re-encrypted", p.failed).into());
     }
     Ok(())
+}
+
+/// Where a reindex is: the root version it writes and the last record done.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct ReindexCursor {
+    version: u32,
+    collection: Option<String>,
+    after: Option<String>,
+    done: u64,
+}
+
+async fn reindex(ctx: &Ctx, resume: bool, pace: Pace) -> CliResult {
+    let path = ctx.config.data_dir.join("rekey").join("reindex.json");
+    let mut cur = if resume {
+        let text = std::fs::read(&path)
+            .map_err(|_| format!("no saved reindex to resume (`{}`)", path.display()))?;
+        serde_json::from_slice::<ReindexCursor>(&text)
+            .map_err(|_| format!("`{}` is not a reindex cursor", path.display()))?
+    } else {
+        record(ctx, vec![event("index_key_rotation_started", "index".into())]).await?;
+        let v = ctx
+            .keyring
+            .rotate_index_root(&jiff::Timestamp::now().to_string())?;
+        record(ctx, vec![event("index_key_rotated", format!("index/{v}"))]).await?;
+        ReindexCursor {
+            version: v,
+            ..ReindexCursor::default()
+        }
+    };
+    if ctx.keyring.current_index_version() != cur.version {
+        return Err(format!(
+            "the saved reindex writes index root {} but the current one is {}",
+            cur.version,
+            ctx.keyring.current_index_version()
+        )
+        .into());
+    }
+    save_json(&path, &cur)?;
+    let clock: Arc<dyn phivault_server::Clock> = Arc::new(phivault_server::SystemClock);
+    let (vault, _) = datadir::open_beside_server(&ctx.config, clock).await?;
+    let collections: Vec<String> = vault
+        .schema()
+        .collections()
+        .map(|c| c.name.clone())
+        .filter(|c| vault.has_indexes(c))
+        .collect();
+    let start_at = cur
+        .collection
+        .as_ref()
+        .and_then(|c| collections.iter().position(|x| x == c))
+        .unwrap_or(0);
+    let mut total = 0;
+    for c in &collections {
+        total += ctx.store.count_records(c).await?;
+    }
+    let m = Meter::new(total, "reindexed");
+    let start = Instant::now();
+    let who = cli_who();
+    let mut since_start = 0u64;
+    for coll in collections.iter().skip(start_at) {
+        if cur.collection.as_deref() != Some(coll) {
+            cur.collection = Some(coll.clone());
+            cur.after = None;
+        }
+        loop {
+            let page = vault
+                .reindex_page(coll, cur.after.as_deref(), pace.page)
+                .await?;
+            let Some(last) = page.last.clone() else { break };
+            let mut plan = page;
+            for attempt in 0..4 {
+                let events: Vec<Event> = plan
+                    .touched
+                    .iter()
+                    .map(|(id, patient, fields)| {
+                        let mut e = who.event(
+                            jiff::Timestamp::now(),
+                            "record_reindexed",
+                            phivault_server::vault::resource_of(coll, id),
+                            Outcome::Success,
+                        );
+                        e.patient_id.clone_from(patient);
+                        e.fields.clone_from(fields);
+                        e
+                    })
+                    .collect();
+                if !events.is_empty() {
+                    record(ctx, events).await?;
+                }
+                let n = plan.replaces.len() as u64;
+                let changed = vault.apply_reindex(plan.replaces).await?;
+                cur.done += n.saturating_sub(changed.len() as u64);
+                since_start += n.saturating_sub(changed.len() as u64);
+                if changed.is_empty() {
+                    break;
+                }
+                if attempt == 3 {
+                    // The cursor stays before this page; nothing is retired.
+                    return Err(format!(
+                        "{} records kept changing; rerun `phivault keys reindex --resume`",
+                        changed.len()
+                    )
+                    .into());
+                }
+                // Changed meanwhile: read them again.
+                plan = vault.reindex_ids(coll, &changed).await?;
+            }
+            cur.after = Some(last);
+            save_json(&path, &cur)?;
+            m.set(cur.done);
+            pace.hold(start, since_start).await;
+        }
+    }
+    m.finish();
+    let retired = ctx.keyring.retire_index_roots_below(cur.version)?;
+    let mut e = event("index_key_retired", format!("index/below/{}", cur.version));
+    e.count = Some(cur.done);
+    record(ctx, vec![e]).await?;
+    let _ = std::fs::remove_file(&path);
+    out::line(format_args!(
+        "reindexed {} records under index root {} in {:.1} s; retired index roots {retired:?}",
+        cur.done,
+        cur.version,
+        start.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+fn save_json(path: &Path, v: &impl serde::Serialize) -> Result<(), String> {
+    let body = serde_json::to_vec(v).map_err(|e| e.to_string())?;
+    datadir::write_private(path, &body).map_err(|e| e.to_string())
 }
 
 fn save_cursor(path: &Path, c: &Cursor) -> Result<(), String> {

@@ -98,6 +98,7 @@ fn run_and_kill(v: &Vault, args: &[&str], kill_after: u64) {
         let Some(rest) = line
             .strip_prefix("progress: rewrapped ")
             .or_else(|| line.strip_prefix("progress: re-encrypted "))
+            .or_else(|| line.strip_prefix("progress: reindexed "))
         else {
             continue;
         };
@@ -210,6 +211,34 @@ async fn keys_end_to_end(backend: Backend) {
     let scan = text(&v.run(&["keys", "scan", "--min-version", "2"]));
     assert!(scan.contains("0 under a kek below 2"), "{scan}");
 
+    // Reindex under a new blind-index root, killed mid-way: searches find
+    // every record meanwhile (two roots active) and after the resume.
+    let search_ssn = |i: usize| {
+        let body = json!({"field": "ssn", "value": format!("123-45-{:04}", 1000 + i)});
+        srv.http
+            .post(format!("{}/v1/collections/patients/search", srv.url))
+            .bearer_auth(&v.token)
+            .json(&body)
+            .send()
+    };
+    let found = |res: serde_json::Value| res["records"].as_array().map_or(0, Vec::len);
+    run_and_kill(&v, &["keys", "reindex", "--page", "10"], kill_after);
+    let st = text(&v.run(&["keys", "status"]));
+    assert!(st.contains("blind-index root: version 2 (active: [1, 2])"), "{st}");
+    for i in [1, PATIENTS / 2, PATIENTS - 1] {
+        let res = search_ssn(i).await.unwrap();
+        assert_eq!(found(res.json().await.unwrap()), 1, "patient {i} mid-reindex");
+    }
+    let r = v.run(&["keys", "reindex", "--resume", "--page", "10"]);
+    assert!(r.status.success(), "{}", text(&r));
+    assert!(text(&r).contains("retired index roots [1]"), "{}", text(&r));
+    let st = text(&v.run(&["keys", "status"]));
+    assert!(st.contains("blind-index root: version 2 (active: [2])"), "{st}");
+    for i in 0..PATIENTS {
+        let res = search_ssn(i).await.unwrap();
+        assert_eq!(found(res.json().await.unwrap()), 1, "patient {i} after reindex");
+    }
+
     // Shred the first patient (and its encounter); the others stay readable.
     let r = v.run(&["keys", "shred", "--patient", &ids[0], "--yes"]);
     assert!(r.status.success(), "{}", text(&r));
@@ -274,6 +303,9 @@ async fn keys_end_to_end(backend: Backend) {
         "reencrypt_started",
         "record_reencrypted",
         "reencrypt_finished",
+        "index_key_rotated",
+        "record_reindexed",
+        "index_key_retired",
     ] {
         assert!(events.contains(action), "{action} missing");
     }

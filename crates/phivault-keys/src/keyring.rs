@@ -13,6 +13,7 @@
 //!   file (or changes the passphrase of a format-2 one); rotation keeps it
 //!   protected.
 
+mod index;
 mod protect;
 mod reload;
 #[cfg(test)]
@@ -69,6 +70,9 @@ pub enum KeyringError {
     /// A version number would overflow.
     #[error("keyring has no more version numbers")]
     VersionsExhausted,
+    /// Retiring would remove the current blind-index root.
+    #[error("cannot retire index root versions below {0}: it is above the current version")]
+    IndexRetireAboveCurrent(u32),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -85,6 +89,12 @@ struct KeyringFile {
     current: u32,
     keks: Vec<KekEntry>,
     index_root: String,
+    /// Blind-index root versions 2 and up (`phivault keys reindex`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    index_roots: Vec<KekEntry>,
+    /// Index root versions below this are retired (1: none).
+    #[serde(default = "index::one", skip_serializing_if = "index::is_one")]
+    index_retired_below: u32,
 }
 
 #[derive(Deserialize)]
@@ -101,6 +111,7 @@ struct Kek {
 struct State {
     keks: BTreeMap<u32, Kek>,
     sealing: Option<SealingKey>,
+    index: index::IndexRoots,
 }
 
 impl State {
@@ -221,6 +232,7 @@ impl Keyring {
         let state = State {
             keks: BTreeMap::from([(1, kek)]),
             sealing,
+            index: index::IndexRoots::default(),
         };
         let keyring = Self {
             index_root: random32()?,
@@ -258,11 +270,15 @@ impl Keyring {
             }
             _ => return Err(malformed()),
         };
-        let (keks, index_root) = reload::parse_body(&body, &path)?;
+        let (keks, index_root, index) = reload::parse_body(&body, &path)?;
         Ok(Self {
             path,
             index_root,
-            state: RwLock::new(State { keks, sealing }),
+            state: RwLock::new(State {
+                keks,
+                sealing,
+                index,
+            }),
             writer: Mutex::new(()),
         })
     }
@@ -282,6 +298,7 @@ impl Keyring {
         &self,
         keks: &mut dyn Iterator<Item = (u32, &[u8; 32], &str)>,
         sealing: Option<&SealingKey>,
+        index: &index::IndexRoots,
     ) -> Result<(), KeyringError> {
         let mut entries = Vec::new();
         let mut current = 0;
@@ -299,13 +316,15 @@ impl Keyring {
             current,
             keks: entries,
             index_root: STANDARD.encode(self.index_root.as_ref()),
+            index_roots: index.entries(),
+            index_retired_below: index.retired_below,
         };
         let body = Zeroizing::new(
             serde_json::to_vec_pretty(&file)
                 .map_err(|_| KeyringError::Malformed(self.path.clone()))?,
         );
         // The entries held base64 key material: zeroize it before dropping.
-        for mut e in file.keks {
+        for mut e in file.keks.into_iter().chain(file.index_roots) {
             zeroize::Zeroize::zeroize(&mut e.key);
         }
         let out = match sealing {
@@ -320,7 +339,7 @@ impl Keyring {
             .keks
             .iter()
             .map(|(v, k)| (*v, &*k.material, k.created_at.as_str()));
-        self.persist_with(&mut it, state.sealing.as_ref())
+        self.persist_with(&mut it, state.sealing.as_ref(), &state.index)
     }
 
     /// Whether the file is sealed under a passphrase (format 2). The caller
@@ -341,7 +360,7 @@ impl Keyring {
                 .keks
                 .iter()
                 .map(|(v, k)| (*v, &*k.material, k.created_at.as_str()));
-            self.persist_with(&mut it, Some(&sealing))?;
+            self.persist_with(&mut it, Some(&sealing), &state.index)?;
         }
         self.write().sealing = Some(sealing);
         Ok(())
@@ -362,7 +381,7 @@ impl Keyring {
                 .iter()
                 .map(|(v, k)| (*v, &*k.material, k.created_at.as_str()))
                 .chain(std::iter::once((version, &*material, now_rfc3339)));
-            self.persist_with(&mut it, state.sealing.as_ref())?;
+            self.persist_with(&mut it, state.sealing.as_ref(), &state.index)?;
             (version, material)
         };
         let local = LocalKek::new(version, &material).map_err(|_| KeyringError::Random)?;
@@ -393,7 +412,7 @@ impl Keyring {
                 .keks
                 .range(version..)
                 .map(|(v, k)| (*v, &*k.material, k.created_at.as_str()));
-            self.persist_with(&mut it, state.sealing.as_ref())
+            self.persist_with(&mut it, state.sealing.as_ref(), &state.index)
                 .map_err(|e| ProviderError::new(ProviderErrorKind::Unavailable, e.to_string()))?;
             state.keks.range(..version).map(|(v, _)| *v).collect()
         };

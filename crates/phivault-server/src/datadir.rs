@@ -229,7 +229,7 @@ async fn open_as(
     let store = phivault_store::open(&config.store_location()).await?;
     check_store_separation(config, &store, keyring.path()).await?;
     let ring = Arc::new(open_keyring(&config.data_dir.join("keys"))?);
-    let provider = Arc::new(crate::providers::open(config, ring).await?);
+    let provider = Arc::new(crate::providers::open(config, Arc::clone(&ring)).await?);
     let keys: Arc<dyn phivault_keys::KeyProvider> = provider.clone();
     let audit = open_audit(config, &store, writable_audit).await?;
     if writable_audit {
@@ -243,7 +243,8 @@ async fn open_as(
             );
         }
     }
-    let vault = Vault::new(schema, store, keys, keyring.index_root(), clock, audit);
+    let vault = Vault::new(schema, store, keys, keyring.index_root(), clock, audit)
+        .with_index_keyring(ring);
     Ok((vault, keyring))
 }
 

@@ -93,7 +93,8 @@ impl Default for Pace {
 }
 
 impl Pace {
-    async fn hold(&self, start: Instant, done: u64) {
+    /// Waits so that `done` records since `start` stay within the rate.
+    pub async fn hold(&self, start: Instant, done: u64) {
         if let Some(rate) = self.max_rate.filter(|r| *r > 0) {
             let due = Duration::from_secs_f64(done as f64 / f64::from(rate));
             if let Some(wait) = due.checked_sub(start.elapsed()) {

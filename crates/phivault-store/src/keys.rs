@@ -90,6 +90,31 @@ impl fmt::Debug for Reseal {
     }
 }
 
+/// A record's blind-index entries recomputed under a new index root
+/// (`phivault keys reindex`): applied only while the record's `updated_at`
+/// is still `expected_updated_at`, replacing every entry of the record.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IndexReplace {
+    /// Collection name.
+    pub collection: String,
+    /// Record id.
+    pub id: String,
+    /// The record's `updated_at` when it was read.
+    pub expected_updated_at: i64,
+    /// All of its entries under the new root.
+    pub entries: Vec<crate::IndexEntry>,
+}
+
+impl fmt::Debug for IndexReplace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IndexReplace")
+            .field("collection", &self.collection)
+            .field("id", &self.id)
+            .field("entries", &self.entries.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Which DEKs a page lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DekFilter {

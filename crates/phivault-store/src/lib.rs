@@ -14,7 +14,7 @@ mod types;
 
 pub use access::AccessStore;
 pub use error::{ErrorKind, StoreError};
-pub use keys::{DekFilter, DekRow, DekSwap, Reseal, SHREDDED_KEK_VERSION, Shredded};
+pub use keys::{DekFilter, DekRow, DekSwap, IndexReplace, Reseal, SHREDDED_KEK_VERSION, Shredded};
 pub use types::{BreakGlassRow, IndexEntry, StoredRecord, TokenKind, TokenRow, UserRow};
 
 /// The storage contract. Both backends pass the same conformance suite
@@ -117,6 +117,10 @@ pub trait Store: AccessStore + Send + Sync + std::fmt::Debug {
     /// Applies each reseal whose record is unchanged since it was read, in
     /// one transaction; returns how many applied.
     async fn reseal_records(&self, reseals: Vec<Reseal>) -> Result<u64, StoreError>;
+
+    /// Replaces every blind-index entry of each unchanged record, in one
+    /// transaction; returns the ids that changed meanwhile (not applied).
+    async fn replace_index(&self, replaces: Vec<IndexReplace>) -> Result<Vec<String>, StoreError>;
 
     /// Crypto-shreds the patient record `patient_id` and every record linked
     /// to it: the wrapped DEK and the sealed fields are erased, the KEK

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 use super::protect::{self, ProtectedFile};
 use super::{FormatProbe, Kek, Keyring, KeyringError, KeyringFile, decode32, protect_err};
 
-type Parsed = (BTreeMap<u32, Kek>, Zeroizing<[u8; 32]>);
+type Parsed = (BTreeMap<u32, Kek>, Zeroizing<[u8; 32]>, super::index::IndexRoots);
 
 /// Parses a format-1 body: the KEKs by version and the index root.
 pub(super) fn parse_body(body: &[u8], path: &Path) -> Result<Parsed, KeyringError> {
@@ -37,7 +37,8 @@ pub(super) fn parse_body(body: &[u8], path: &Path) -> Result<Parsed, KeyringErro
         return Err(malformed());
     }
     let index_root = decode32(&file.index_root, path)?;
-    Ok((keks, index_root))
+    let index = super::index::IndexRoots::parse(&file, path)?;
+    Ok((keks, index_root, index))
 }
 
 impl Keyring {
@@ -77,7 +78,7 @@ impl Keyring {
             }
             _ => return Err(malformed()),
         };
-        let (keks, index_root) = parse_body(&body, path)?;
+        let (keks, index_root, index) = parse_body(&body, path)?;
         if *index_root != *self.index_root {
             return Err(malformed());
         }
@@ -91,6 +92,7 @@ impl Keyring {
             state.sealing = None;
         }
         state.keks = keks;
+        state.index = index;
         Ok(next)
     }
 

@@ -236,3 +236,38 @@ async fn concurrent_rotations_from_stale_handles_lose_nothing() {
     assert_eq!(got, (4..=13).collect::<Vec<u32>>());
     assert_eq!(Keyring::open(&keys).unwrap().current().version, 13);
 }
+
+#[test]
+fn index_roots_rotate_persist_and_retire() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let k = Keyring::create(&keys, "2026-01-01T00:00:00Z").unwrap();
+    let other = Keyring::open(&keys).unwrap();
+    let versions = |k: &Keyring| k.index_roots().iter().map(|(v, _)| *v).collect::<Vec<_>>();
+    assert_eq!(versions(&k), vec![1]);
+    assert_eq!(k.index_roots()[0].1.as_ref(), k.index_root().as_ref());
+    assert_eq!(k.rotate_index_root("2026-02-01T00:00:00Z").unwrap(), 2);
+    assert_eq!(versions(&k), vec![1, 2]);
+    assert_ne!(k.index_roots()[1].1.as_ref(), k.index_root().as_ref());
+    // Another process sees it after a reload; a fresh open too.
+    other.reload().unwrap();
+    assert_eq!(versions(&other), vec![1, 2]);
+    let again = Keyring::open(&keys).unwrap();
+    assert_eq!(again.index_roots()[1].1.as_ref(), k.index_roots()[1].1.as_ref());
+    assert!(matches!(
+        k.retire_index_roots_below(3),
+        Err(KeyringError::IndexRetireAboveCurrent(3))
+    ));
+    assert_eq!(k.retire_index_roots_below(2).unwrap(), vec![1]);
+    assert_eq!(versions(&k), vec![2]);
+    let again = Keyring::open(&keys).unwrap();
+    assert_eq!(versions(&again), vec![2]);
+    assert_eq!(again.current_index_version(), 2);
+    // The keyring keeps its identity (version 1 stays in the file).
+    assert_eq!(again.index_root().as_ref(), k.index_root().as_ref());
+    // KEK rotation keeps the index roots.
+    again.rotate_now("2026-03-01T00:00:00Z").unwrap();
+    assert_eq!(versions(&Keyring::open(&keys).unwrap()), vec![2]);
+    assert_eq!(k.rotate_index_root("2026-04-01T00:00:00Z").unwrap(), 3);
+    assert_eq!(versions(&k), vec![2, 3]);
+}

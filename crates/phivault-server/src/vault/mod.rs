@@ -3,13 +3,14 @@
 //! decision point and refuses one that does not cover it.
 
 mod export;
+mod index_keys;
 mod ops;
+mod reindex;
 mod search;
 mod view;
 
 use std::sync::Arc;
 
-use phivault_core::blind_index::BlindIndexer;
 use phivault_core::policy::{Action, Grant};
 use phivault_core::record::RecordError;
 use phivault_core::schema::{Collection, Schema};
@@ -17,6 +18,8 @@ use phivault_core::validate::{ValidationContext, ValueError};
 use phivault_keys::KeyProvider;
 use phivault_store::{ErrorKind, Store, StoreError};
 
+pub use index_keys::IndexKeys;
+pub use reindex::ReindexPage;
 pub use search::SearchRequest;
 
 /// The route-shaped resource name events carry (ids only).
@@ -125,7 +128,7 @@ pub struct Vault {
     schema: Schema,
     store: Arc<dyn Store>,
     keys: Arc<dyn KeyProvider>,
-    indexer: BlindIndexer,
+    index: IndexKeys,
     clock: Arc<dyn Clock>,
     audit: Arc<AuditLog>,
     /// The dedicated pseudonym key for de-identified exports, derived from
@@ -152,7 +155,7 @@ impl Vault {
         clock: Arc<dyn Clock>,
         audit: Arc<AuditLog>,
     ) -> Self {
-        let indexer = BlindIndexer::new(index_root, &schema);
+        let index = IndexKeys::fixed(index_root, &schema);
         let root = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, index_root.as_ref());
         let pseudonym_seed = zeroize::Zeroizing::new(
             aws_lc_rs::hmac::sign(&root, b"phivault/pseudonyms/v1")
@@ -163,11 +166,23 @@ impl Vault {
             schema,
             store,
             keys,
-            indexer,
+            index,
             clock,
             audit,
             pseudonym_seed,
         }
+    }
+
+    /// Follows the keyring's blind-index root versions (instead of the one
+    /// fixed root given to [`Self::new`]).
+    pub fn with_index_keyring(mut self, keyring: Arc<phivault_keys::keyring::Keyring>) -> Self {
+        self.index = IndexKeys::from_keyring(keyring, &self.schema);
+        self
+    }
+
+    /// The blind-index keys.
+    pub fn index_keys(&self) -> &IndexKeys {
+        &self.index
     }
 
     /// The pseudonym key for de-identified exports.

@@ -336,7 +336,7 @@ impl Vault {
     }
 
     /// Normalized (index-form) values of every searchable field of a view.
-    fn normalized_of(
+    pub(super) fn normalized_of(
         &self,
         coll: &Collection,
         view: &RecordView,
@@ -367,9 +367,12 @@ impl Vault {
     ) -> Vec<IndexEntry> {
         let wanted = |name: &str| only.is_none_or(|o| o.iter().any(|x| x == name));
         let mut out = Vec::new();
+        let Some((_, indexer)) = self.index.current() else {
+            return out;
+        };
         for def in coll.fields.values().filter(|d| d.search && wanted(&d.name)) {
             if let Some(v) = normalized.get(def.name.as_str())
-                && let Some(tag) = self.indexer.tag(&coll.name, &def.name, &[v])
+                && let Some(tag) = indexer.tag(&coll.name, &def.name, &[v])
             {
                 out.push(IndexEntry {
                     index: def.name.clone(),
@@ -384,7 +387,7 @@ impl Vault {
                 .map(|f| normalized.get(f.as_str()).copied())
                 .collect();
             if let Some(parts) = parts
-                && let Some(tag) = self.indexer.tag(&coll.name, &c.name, &parts)
+                && let Some(tag) = indexer.tag(&coll.name, &c.name, &parts)
             {
                 out.push(IndexEntry {
                     index: c.name.clone(),

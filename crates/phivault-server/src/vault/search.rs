@@ -147,14 +147,27 @@ impl Vault {
             return Err(VaultError::FieldNotPermitted(f.clone()));
         }
         let parts: Vec<&PhiValue> = wanted.iter().map(|(_, v)| v).collect();
-        let tag = self
-            .indexer
-            .tag(collection, &index, &parts)
-            .ok_or_else(|| VaultError::NotSearchable(index.clone()))?;
-        let hits = self
-            .store
-            .search(collection, &index, tag.as_bytes(), limit)
-            .await?;
+        // Every active index root (two during a reindex): a record is
+        // found whichever root its tags were written under.
+        let mut hits: Vec<phivault_store::StoredRecord> = Vec::new();
+        // The event names the term by its tag under the current root.
+        let mut term_hex = String::new();
+        for indexer in self.index.all() {
+            let tag = indexer
+                .tag(collection, &index, &parts)
+                .ok_or_else(|| VaultError::NotSearchable(index.clone()))?;
+            term_hex = tag.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+            for h in self
+                .store
+                .search(collection, &index, tag.as_bytes(), limit)
+                .await?
+            {
+                if !hits.iter().any(|x| x.id == h.id) {
+                    hits.push(h);
+                }
+            }
+        }
+        hits.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         let mut out = Vec::with_capacity(hits.len());
         let mut patients = Vec::with_capacity(hits.len());
         for stored in hits {
@@ -179,13 +192,7 @@ impl Vault {
         // One event per disclosed record (the accounting of disclosures is
         // per patient), or one for a search that found nothing; the search
         // term only as its blind-index tag.
-        let term = format!(
-            "{index}:{}",
-            tag.as_bytes()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+        let term = format!("{index}:{term_hex}");
         let base = {
             let mut e = self.event(
                 permit,

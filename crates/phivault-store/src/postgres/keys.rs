@@ -2,7 +2,7 @@
 
 use super::PgStore;
 use crate::{
-    DekFilter, DekRow, DekSwap, ErrorKind, Reseal, SHREDDED_KEK_VERSION, Shredded, StoreError, StoredRecord,
+    DekFilter, DekRow, DekSwap, ErrorKind, IndexReplace, Reseal, SHREDDED_KEK_VERSION, Shredded, StoreError, StoredRecord,
 };
 
 fn version(v: i64) -> Result<u32, StoreError> {
@@ -105,6 +105,40 @@ impl PgStore {
         let expected: Vec<i64> = reseals.iter().map(|s| s.expected_updated_at).collect();
         Ok(c.execute(&st, &[&colls, &ids, &old, &new, &v, &sealed, &expected])
             .await?)
+    }
+
+    pub(super) async fn replace_index_impl(
+        &self,
+        replaces: Vec<IndexReplace>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        let mut conflicts = Vec::new();
+        for r in &replaces {
+            let held = tx
+                .query_opt(
+                    "SELECT 1 FROM records WHERE id = $1 AND collection = $2 AND updated_at = $3 FOR UPDATE",
+                    &[&r.id, &r.collection, &r.expected_updated_at],
+                )
+                .await?
+                .is_some();
+            if !held {
+                conflicts.push(r.id.clone());
+                continue;
+            }
+            tx.execute("DELETE FROM blind_index WHERE record_id = $1", &[&r.id])
+                .await?;
+            let idx: Vec<&str> = r.entries.iter().map(|e| e.index.as_str()).collect();
+            let tags: Vec<&[u8]> = r.entries.iter().map(|e| e.tag.as_slice()).collect();
+            tx.execute(
+                "INSERT INTO blind_index (collection, idx, tag, record_id)
+                 SELECT $1, i, t, $2 FROM unnest($3::text[], $4::bytea[]) AS u(i, t)",
+                &[&r.collection, &r.id, &idx, &tags],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(conflicts)
     }
 
     pub(super) async fn shred_patient_impl(

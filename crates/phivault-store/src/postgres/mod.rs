@@ -11,7 +11,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::{NoTls, Row};
 
 use crate::{
-    DekFilter, DekRow, DekSwap, ErrorKind, Reseal, IndexEntry, Shredded, Store, StoreError, StoredRecord,
+    DekFilter, DekRow, DekSwap, ErrorKind, IndexReplace, Reseal, IndexEntry, Shredded, Store, StoreError, StoredRecord,
     TokenKind, TokenRow,
 };
 
@@ -393,6 +393,10 @@ impl Store for PgStore {
 
     async fn reseal_records(&self, reseals: Vec<Reseal>) -> Result<u64, StoreError> {
         self.reseal_records_impl(reseals).await
+    }
+
+    async fn replace_index(&self, replaces: Vec<IndexReplace>) -> Result<Vec<String>, StoreError> {
+        self.replace_index_impl(replaces).await
     }
 
     async fn swap_deks(&self, swaps: Vec<DekSwap>) -> Result<u64, StoreError> {

@@ -9,7 +9,7 @@ use rusqlite::params;
 use super::SqliteStore;
 use super::writer::Job;
 use crate::{
-    DekFilter, DekRow, DekSwap, Reseal, SHREDDED_KEK_VERSION, Shredded, StoreError, StoredRecord,
+    DekFilter, DekRow, DekSwap, IndexReplace, Reseal, SHREDDED_KEK_VERSION, Shredded, StoreError, StoredRecord,
 };
 
 impl SqliteStore {
@@ -111,6 +111,34 @@ impl SqliteStore {
             })))
             .await?;
         Ok(applied.load(Ordering::Acquire))
+    }
+
+    pub(super) async fn replace_index_impl(
+        &self,
+        replaces: Vec<IndexReplace>,
+    ) -> Result<Vec<String>, StoreError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.writer
+            .submit(Job::Exec(Box::new(move |c| {
+                let mut check = c.prepare_cached(
+                    "UPDATE records SET updated_at = updated_at
+                     WHERE id = ?1 AND collection = ?2 AND updated_at = ?3",
+                )?;
+                let mut del = c.prepare_cached("DELETE FROM blind_index WHERE record_id = ?1")?;
+                let mut conflicts = Vec::new();
+                for r in &replaces {
+                    if check.execute(params![r.id, r.collection, r.expected_updated_at])? == 0 {
+                        conflicts.push(r.id.clone());
+                        continue;
+                    }
+                    del.execute(params![r.id])?;
+                    super::writer::insert_index(c, &r.collection, &r.id, &r.entries)?;
+                }
+                let _ = tx.send(conflicts);
+                Ok(true)
+            })))
+            .await?;
+        Ok(rx.try_recv().unwrap_or_default())
     }
 
     pub(super) async fn shred_patient_impl(

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::Semaphore;
 
 use crate::{
-    DekFilter, DekRow, DekSwap, ErrorKind, Reseal, IndexEntry, Shredded, Store, StoreError, StoredRecord,
+    DekFilter, DekRow, DekSwap, ErrorKind, IndexReplace, Reseal, IndexEntry, Shredded, Store, StoreError, StoredRecord,
     TokenKind, TokenRow,
 };
 use checkpoint::Checkpointer;
@@ -337,6 +337,10 @@ impl Store for SqliteStore {
 
     async fn reseal_records(&self, reseals: Vec<Reseal>) -> Result<u64, StoreError> {
         self.reseal_records_impl(reseals).await
+    }
+
+    async fn replace_index(&self, replaces: Vec<IndexReplace>) -> Result<Vec<String>, StoreError> {
+        self.replace_index_impl(replaces).await
     }
 
     async fn swap_deks(&self, swaps: Vec<DekSwap>) -> Result<u64, StoreError> {

@@ -144,7 +144,7 @@ fn commit_batch(
     Ok(results)
 }
 
-fn insert_index(
+pub(super) fn insert_index(
     tx: &Connection,
     collection: &str,
     id: &str,
