@@ -87,6 +87,14 @@ pub enum KeysCmd {
         #[command(flatten)]
         pace: PaceArgs,
     },
+    /// Seal the keyring under a new passphrase (argon2id), from
+    /// `PHIVAULT_KEYRING_NEW_PASSPHRASE` or the file named by
+    /// `PHIVAULT_KEYRING_NEW_PASSPHRASE_FILE`; the current one, if any, from
+    /// `PHIVAULT_KEYRING_PASSPHRASE`.
+    Protect {
+        #[command(flatten)]
+        at: At,
+    },
     /// Remove KEK versions below `--below`; refused while a DEK uses one.
     Retire {
         #[command(flatten)]
@@ -256,6 +264,7 @@ pub async fn run(cmd: KeysCmd) -> CliResult {
         KeysCmd::Reindex { at, resume, pace } => {
             reindex(&open(&at).await?, resume, pace.into()).await
         }
+        KeysCmd::Protect { at } => protect(&at),
         KeysCmd::Retire { at, below } => retire(&open(&at).await?, below).await,
         KeysCmd::Scan { at, min_version } => scan(&open(&at).await?, min_version).await,
         KeysCmd::Shred { at, patient, yes } => shred(&open(&at).await?, &patient, yes).await,
@@ -469,6 +478,22 @@ async fn reencrypt(
     if p.failed > 0 {
         return Err(format!("{} records could not be re-encrypted", p.failed).into());
     }
+    Ok(())
+}
+
+fn protect(at: &At) -> CliResult {
+    let keyring = datadir::open_keyring(&at.data_dir.join("keys"))?;
+    let new = datadir::secret_from("PHIVAULT_KEYRING_NEW_PASSPHRASE")?.ok_or(
+        "set PHIVAULT_KEYRING_NEW_PASSPHRASE or PHIVAULT_KEYRING_NEW_PASSPHRASE_FILE",
+    )?;
+    if new.expose_secret().chars().count() < 12 {
+        return Err("the new passphrase must have at least 12 characters".into());
+    }
+    keyring.protect(&new, phivault_keys::keyring::KdfParams::DEFAULT)?;
+    out::line(format_args!(
+        "keyring {} is sealed under the new passphrase (argon2id); start the server with PHIVAULT_KEYRING_PASSPHRASE",
+        keyring.path().display()
+    ));
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 mod access;
 mod audit;
 mod bench;
+mod compliance;
 mod demo;
 mod export;
 mod hardening;
@@ -53,6 +54,9 @@ enum Command {
     /// Key management: status, rotate, reencrypt, retire, scan, shred.
     #[command(subcommand)]
     Keys(keys::KeysCmd),
+    /// Check the technical safeguards (§164.312) of this install.
+    #[command(subcommand)]
+    Compliance(compliance::ComplianceCmd),
     /// Telehealth end-to-end encryption: `phivault telehealth demo`.
     #[command(subcommand)]
     Telehealth(telehealth::TelehealthCmd),
@@ -158,6 +162,7 @@ fn main() -> ExitCode {
         | Command::ScanLogs(_)
         | Command::Export(_)
         | Command::Keys(_)
+        | Command::Compliance(_)
         | Command::Telehealth(_) => "warn",
         _ => "info",
     });
@@ -183,6 +188,7 @@ fn main() -> ExitCode {
             Command::ScanLogs(_) => Ok(()),
             Command::Export(a) => export::run(a).await,
             Command::Keys(c) => keys::run(c).await,
+            Command::Compliance(c) => compliance::run(c).await,
             Command::Telehealth(c) => telehealth::run(c).await,
         }
     });

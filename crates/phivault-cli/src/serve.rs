@@ -93,9 +93,17 @@ pub async fn serve_cmd(a: ServeArgs) -> CliResult {
         over,
         FileConfig::load(&data_dir)?,
     )?);
-    tracing::warn!("keyring is stored without passphrase protection; protect the data directory");
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (vault, _) = datadir::open(&config, clock).await?;
+    let (vault, keyring) = datadir::open(&config, clock).await?;
+    if !keyring.is_protected() {
+        // Loud on purpose: the zero-config start is for trying phivault out.
+        tracing::warn!(
+            "keyring is NOT passphrase-protected: anyone who can read keys/ can decrypt; run `phivault keys protect`"
+        );
+        out::err(
+            "WARNING: the keyring (keys/keyring.json) is not passphrase-protected. Set PHIVAULT_KEYRING_NEW_PASSPHRASE and run `phivault keys protect`, then start with PHIVAULT_KEYRING_PASSPHRASE.",
+        );
+    }
     ensure_admin_token(&vault, a.admin_token_file.as_deref()).await?;
     let tls = if config.insecure_http {
         tracing::warn!("serving plain HTTP on loopback: for development only");

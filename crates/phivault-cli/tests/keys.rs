@@ -392,3 +392,61 @@ fn shred_asks_for_confirmation() {
     assert!(!out.status.success());
     assert!(text(&out).contains("not confirmed"), "{}", text(&out));
 }
+
+/// The keyring passphrase: a zero-config vault fails the compliance check
+/// on it; `keys protect` seals it; then the check passes that safeguard,
+/// the server needs the passphrase, and a longer idle timeout fails
+/// §164.312(a)(2)(iii).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyring_protection_and_compliance_check() {
+    let v = Vault::init(Backend::Sqlite).await.unwrap();
+    let c = v.run(&["compliance", "check"]);
+    assert!(!c.status.success());
+    let t = text(&c);
+    assert!(
+        t.contains("FAIL  keys.keyring_protected  [§164.312(a)(2)(iv)"),
+        "{t}"
+    );
+    assert!(t.contains("PASS  keys.separation"), "{t}");
+    let short = v.run_env(&["keys", "protect"], &[("PHIVAULT_KEYRING_NEW_PASSPHRASE", "short")]);
+    assert!(!short.status.success());
+    let pass = "correct horse battery staple";
+    let r = v.run_env(&["keys", "protect"], &[("PHIVAULT_KEYRING_NEW_PASSPHRASE", pass)]);
+    assert!(r.status.success(), "{}", text(&r));
+    let body = std::fs::read_to_string(v.data_dir().join("keys/keyring.json")).unwrap();
+    assert!(!body.contains("\"keks\""), "sealed: no KEK list in clear");
+    // Without the passphrase nothing opens the keyring.
+    let no = v.run(&["keys", "status"]);
+    assert!(!no.status.success());
+    assert!(text(&no).contains("passphrase is required"), "{}", text(&no));
+    let env = [("PHIVAULT_KEYRING_PASSPHRASE", pass)];
+    let c = v.run_env(&["compliance", "check", "--format", "json"], &env);
+    assert!(c.status.success(), "{}", text(&c));
+    let findings: serde_json::Value = serde_json::from_slice(&c.stdout).unwrap();
+    assert!(
+        findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["status"] != "fail"),
+        "{findings}"
+    );
+    let srv = v.serve_env(&env);
+    let id = create(
+        &srv,
+        &v.token,
+        "patients",
+        json!({"fields": {"name": "Pat", "birth_date": "1980-01-02"}}),
+    )
+    .await;
+    assert_eq!(status_of(&srv, &v.token, "patients", &id).await, 200);
+    drop(srv);
+    std::fs::write(v.data_dir().join("config.toml"), "session_idle_minutes = 30\n").unwrap();
+    let c = v.run_env(&["compliance", "check"], &env);
+    assert!(!c.status.success());
+    assert!(
+        text(&c).contains("FAIL  access.automatic_logoff  [§164.312(a)(2)(iii)"),
+        "{}",
+        text(&c)
+    );
+}

@@ -111,7 +111,19 @@ pub fn init(data_dir: &Path, now_rfc3339: &str) -> Result<InitReport, DataDirErr
         write_private(&schema, Schema::default_toml().as_bytes())?;
     }
     create_private_dir(&data_dir.join("keys"))?;
-    Keyring::create(&data_dir.join("keys"), now_rfc3339)?;
+    match keyring_passphrase()? {
+        Some(p) => {
+            Keyring::create_protected(
+                &data_dir.join("keys"),
+                now_rfc3339,
+                &p,
+                phivault_keys::keyring::KdfParams::DEFAULT,
+            )?;
+        }
+        None => {
+            Keyring::create(&data_dir.join("keys"), now_rfc3339)?;
+        }
+    }
     let cert = data_dir.join("tls/cert.pem");
     let fingerprint = if cert.exists() {
         cert_fingerprint(&cert)?
@@ -251,16 +263,26 @@ async fn open_as(
 /// Opens the keyring, with the passphrase from `PHIVAULT_KEYRING_PASSPHRASE`
 /// or the file named by `PHIVAULT_KEYRING_PASSPHRASE_FILE` when set.
 pub fn open_keyring(dir: &Path) -> Result<Keyring, DataDirError> {
+    Ok(Keyring::open_with(dir, keyring_passphrase()?.as_ref())?)
+}
+
+/// The keyring passphrase from `PHIVAULT_KEYRING_PASSPHRASE` or the file
+/// named by `PHIVAULT_KEYRING_PASSPHRASE_FILE`, when set.
+pub fn keyring_passphrase() -> Result<Option<phivault_keys::Passphrase>, DataDirError> {
+    secret_from("PHIVAULT_KEYRING_PASSPHRASE")
+}
+
+/// A passphrase from the variable `var` or the file named by `{var}_FILE`.
+pub fn secret_from(var: &str) -> Result<Option<phivault_keys::Passphrase>, DataDirError> {
     use phivault_keys::Passphrase;
     let bad = |e: phivault_keys::SecretLoadError| DataDirError::Config(e.to_string());
-    let pass = match Passphrase::from_env("PHIVAULT_KEYRING_PASSPHRASE").map_err(bad)? {
-        Some(p) => Some(p),
-        None => match std::env::var_os("PHIVAULT_KEYRING_PASSPHRASE_FILE") {
-            Some(f) => Some(Passphrase::from_file(Path::new(&f)).map_err(bad)?),
-            None => None,
+    match Passphrase::from_env(var).map_err(bad)? {
+        Some(p) => Ok(Some(p)),
+        None => match std::env::var_os(format!("{var}_FILE")) {
+            Some(f) => Ok(Some(Passphrase::from_file(Path::new(&f)).map_err(bad)?)),
+            None => Ok(None),
         },
-    };
-    Ok(Keyring::open_with(dir, pass.as_ref())?)
+    }
 }
 
 /// Drains the audit outbox now, then every 30 s re-reads the KEK versions
