@@ -55,7 +55,10 @@ pub async fn run(cmd: ComplianceCmd) -> CliResult {
                 Status::Warn => "WARN",
                 Status::Fail => "FAIL",
             };
-            out::line(format_args!("{tag}  {}  [§{}]: {}", f.id, f.safeguard, f.summary));
+            out::line(format_args!(
+                "{tag}  {}  [§{}]: {}",
+                f.id, f.safeguard, f.summary
+            ));
             if f.status != Status::Pass {
                 out::line(format_args!("      remediation: {}", f.remediation));
             }

@@ -273,7 +273,12 @@ pub async fn run(cmd: KeysCmd) -> CliResult {
 
 async fn status(ctx: &Ctx, period_days: u32) -> CliResult {
     let counts = ctx.store.count_deks_by_kek().await?;
-    let count = |slot: u32| counts.iter().find(|(k, _)| *k == slot).map_or(0, |(_, n)| *n);
+    let count = |slot: u32| {
+        counts
+            .iter()
+            .find(|(k, _)| *k == slot)
+            .map_or(0, |(_, n)| *n)
+    };
     let current = ctx.keys.current();
     out::line(format_args!(
         "key provider: {}",
@@ -353,7 +358,11 @@ async fn rotate(ctx: &Ctx, resume: bool, pace: Pace) -> CliResult {
         // across processes (`keys/LOCK`).
         record(ctx, vec![event("key_rotation_started", "kek".into())]).await?;
         let kek = ctx.keys.rotate(jiff::Timestamp::now()).await?;
-        record(ctx, vec![event("key_rotated", format!("kek/{}", kek.version))]).await?;
+        record(
+            ctx,
+            vec![event("key_rotated", format!("kek/{}", kek.version))],
+        )
+        .await?;
         out::err(format_args!("rotated: kek {} is current", kek.version));
     }
     let target = ctx.keys.current();
@@ -466,7 +475,10 @@ async fn reencrypt(
     if record_id.is_none() {
         let _ = std::fs::remove_file(&path);
     }
-    let mut e = event("reencrypt_finished", format!("/v1/collections/{collection}"));
+    let mut e = event(
+        "reencrypt_finished",
+        format!("/v1/collections/{collection}"),
+    );
     e.count = Some(p.done);
     record(ctx, vec![e]).await?;
     out::line(format_args!(
@@ -483,9 +495,8 @@ async fn reencrypt(
 
 fn protect(at: &At) -> CliResult {
     let keyring = datadir::open_keyring(&at.data_dir.join("keys"))?;
-    let new = datadir::secret_from("PHIVAULT_KEYRING_NEW_PASSPHRASE")?.ok_or(
-        "set PHIVAULT_KEYRING_NEW_PASSPHRASE or PHIVAULT_KEYRING_NEW_PASSPHRASE_FILE",
-    )?;
+    let new = datadir::secret_from("PHIVAULT_KEYRING_NEW_PASSPHRASE")?
+        .ok_or("set PHIVAULT_KEYRING_NEW_PASSPHRASE or PHIVAULT_KEYRING_NEW_PASSPHRASE_FILE")?;
     if new.expose_secret().chars().count() < 12 {
         return Err("the new passphrase must have at least 12 characters".into());
     }
@@ -514,7 +525,11 @@ async fn reindex(ctx: &Ctx, resume: bool, pace: Pace) -> CliResult {
         serde_json::from_slice::<ReindexCursor>(&text)
             .map_err(|_| format!("`{}` is not a reindex cursor", path.display()))?
     } else {
-        record(ctx, vec![event("index_key_rotation_started", "index".into())]).await?;
+        record(
+            ctx,
+            vec![event("index_key_rotation_started", "index".into())],
+        )
+        .await?;
         let v = ctx
             .keyring
             .rotate_index_root(&jiff::Timestamp::now().to_string())?;

@@ -62,10 +62,12 @@ async fn read(srv: &Server, token: &str, coll: &str, id: &str) -> serde_json::Va
 
 /// The stored wrapped DEK of every patient, read from the store directly.
 async fn wrapped_deks(v: &Vault, ids: &[String]) -> Vec<Vec<u8>> {
-    let loc = v
-        .database
-        .clone()
-        .unwrap_or_else(|| v.data_dir().join("phivault.db").to_string_lossy().into_owned());
+    let loc = v.database.clone().unwrap_or_else(|| {
+        v.data_dir()
+            .join("phivault.db")
+            .to_string_lossy()
+            .into_owned()
+    });
     let store = phivault_store::open(&loc).await.unwrap();
     let mut out = Vec::new();
     for id in ids {
@@ -177,7 +179,14 @@ async fn keys_end_to_end(backend: Backend) {
     // and resumed. Every record gets a new DEK and reads back the same.
     let before_values = read(&srv, &v.token, "patients", &ids[5]).await;
     let before = wrapped_deks(&v, &ids).await;
-    let r = v.run(&["keys", "reencrypt", "--collection", "patients", "--record", &ids[5]]);
+    let r = v.run(&[
+        "keys",
+        "reencrypt",
+        "--collection",
+        "patients",
+        "--record",
+        &ids[5],
+    ]);
     assert!(r.status.success(), "{}", text(&r));
     assert!(text(&r).contains("re-encrypted 1 records"), "{}", text(&r));
     let after_one = wrapped_deks(&v, &ids).await;
@@ -189,13 +198,32 @@ async fn keys_end_to_end(backend: Backend) {
     );
     let bad = v.run(&["keys", "reencrypt", "--collection", "nosuch"]);
     assert!(!bad.status.success());
-    assert!(text(&bad).contains("no collection `nosuch`"), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("no collection `nosuch`"),
+        "{}",
+        text(&bad)
+    );
     run_and_kill(
         &v,
-        &["keys", "reencrypt", "--collection", "patients", "--page", "10"],
+        &[
+            "keys",
+            "reencrypt",
+            "--collection",
+            "patients",
+            "--page",
+            "10",
+        ],
         kill_after,
     );
-    let r = v.run(&["keys", "reencrypt", "--collection", "patients", "--resume", "--page", "10"]);
+    let r = v.run(&[
+        "keys",
+        "reencrypt",
+        "--collection",
+        "patients",
+        "--resume",
+        "--page",
+        "10",
+    ]);
     assert!(r.status.success(), "{}", text(&r));
     let after = wrapped_deks(&v, &ids).await;
     for (i, (a, b)) in after.iter().zip(&after_one).enumerate() {
@@ -224,19 +252,33 @@ async fn keys_end_to_end(backend: Backend) {
     let found = |res: serde_json::Value| res["records"].as_array().map_or(0, Vec::len);
     run_and_kill(&v, &["keys", "reindex", "--page", "10"], kill_after);
     let st = text(&v.run(&["keys", "status"]));
-    assert!(st.contains("blind-index root: version 2 (active: [1, 2])"), "{st}");
+    assert!(
+        st.contains("blind-index root: version 2 (active: [1, 2])"),
+        "{st}"
+    );
     for i in [1, PATIENTS / 2, PATIENTS - 1] {
         let res = search_ssn(i).await.unwrap();
-        assert_eq!(found(res.json().await.unwrap()), 1, "patient {i} mid-reindex");
+        assert_eq!(
+            found(res.json().await.unwrap()),
+            1,
+            "patient {i} mid-reindex"
+        );
     }
     let r = v.run(&["keys", "reindex", "--resume", "--page", "10"]);
     assert!(r.status.success(), "{}", text(&r));
     assert!(text(&r).contains("retired index roots [1]"), "{}", text(&r));
     let st = text(&v.run(&["keys", "status"]));
-    assert!(st.contains("blind-index root: version 2 (active: [2])"), "{st}");
+    assert!(
+        st.contains("blind-index root: version 2 (active: [2])"),
+        "{st}"
+    );
     for i in 0..PATIENTS {
         let res = search_ssn(i).await.unwrap();
-        assert_eq!(found(res.json().await.unwrap()), 1, "patient {i} after reindex");
+        assert_eq!(
+            found(res.json().await.unwrap()),
+            1,
+            "patient {i} after reindex"
+        );
     }
 
     // Shred the first patient (and its encounter); the others stay readable.
@@ -408,17 +450,27 @@ async fn keyring_protection_and_compliance_check() {
         "{t}"
     );
     assert!(t.contains("PASS  keys.separation"), "{t}");
-    let short = v.run_env(&["keys", "protect"], &[("PHIVAULT_KEYRING_NEW_PASSPHRASE", "short")]);
+    let short = v.run_env(
+        &["keys", "protect"],
+        &[("PHIVAULT_KEYRING_NEW_PASSPHRASE", "short")],
+    );
     assert!(!short.status.success());
     let pass = "correct horse battery staple";
-    let r = v.run_env(&["keys", "protect"], &[("PHIVAULT_KEYRING_NEW_PASSPHRASE", pass)]);
+    let r = v.run_env(
+        &["keys", "protect"],
+        &[("PHIVAULT_KEYRING_NEW_PASSPHRASE", pass)],
+    );
     assert!(r.status.success(), "{}", text(&r));
     let body = std::fs::read_to_string(v.data_dir().join("keys/keyring.json")).unwrap();
     assert!(!body.contains("\"keks\""), "sealed: no KEK list in clear");
     // Without the passphrase nothing opens the keyring.
     let no = v.run(&["keys", "status"]);
     assert!(!no.status.success());
-    assert!(text(&no).contains("passphrase is required"), "{}", text(&no));
+    assert!(
+        text(&no).contains("passphrase is required"),
+        "{}",
+        text(&no)
+    );
     let env = [("PHIVAULT_KEYRING_PASSPHRASE", pass)];
     let c = v.run_env(&["compliance", "check", "--format", "json"], &env);
     assert!(c.status.success(), "{}", text(&c));
@@ -441,7 +493,11 @@ async fn keyring_protection_and_compliance_check() {
     .await;
     assert_eq!(status_of(&srv, &v.token, "patients", &id).await, 200);
     drop(srv);
-    std::fs::write(v.data_dir().join("config.toml"), "session_idle_minutes = 30\n").unwrap();
+    std::fs::write(
+        v.data_dir().join("config.toml"),
+        "session_idle_minutes = 30\n",
+    )
+    .unwrap();
     let c = v.run_env(&["compliance", "check"], &env);
     assert!(!c.status.success());
     assert!(

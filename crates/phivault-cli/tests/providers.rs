@@ -29,10 +29,7 @@ async fn create(srv: &Server, token: &str, i: usize) -> String {
     let status = res.status();
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(status, 201, "{body}");
-    body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    body["id"].as_str().unwrap().to_owned()
 }
 
 async fn assert_readable(srv: &Server, token: &str, ids: &[String]) {
@@ -52,7 +49,11 @@ async fn assert_readable(srv: &Server, token: &str, ids: &[String]) {
 
 /// The provider kind of each record's stored wrapped DEK.
 async fn kinds(v: &Vault, ids: &[String]) -> Vec<u8> {
-    let loc = v.data_dir().join("phivault.db").to_string_lossy().into_owned();
+    let loc = v
+        .data_dir()
+        .join("phivault.db")
+        .to_string_lossy()
+        .into_owned();
     let store = phivault_store::open(&loc).await.unwrap();
     let mut out = Vec::new();
     for id in ids {
@@ -79,7 +80,8 @@ async fn pkcs11_provider_end_to_end() {
         eprintln!("skipping PKCS#11 provider test: run `eval \"$(scripts/softhsm)\"`");
         return;
     };
-    let token = std::env::var("PHIVAULT_TEST_PKCS11_TOKEN").unwrap_or_else(|_| "phivault-test".into());
+    let token =
+        std::env::var("PHIVAULT_TEST_PKCS11_TOKEN").unwrap_or_else(|_| "phivault-test".into());
     let v = Vault::init(Backend::Sqlite).await.unwrap();
     let label = format!("pv-cli-{}", std::process::id());
     config(
@@ -92,17 +94,27 @@ async fn pkcs11_provider_end_to_end() {
     // Without the PIN the server refuses to start, naming what is missing.
     let no_pin = v.run(&["keys", "status"]);
     assert!(!no_pin.status.success());
-    assert!(text(&no_pin).contains("PHIVAULT_PKCS11_PIN"), "{}", text(&no_pin));
+    assert!(
+        text(&no_pin).contains("PHIVAULT_PKCS11_PIN"),
+        "{}",
+        text(&no_pin)
+    );
     let srv = v.serve_env(&env);
     let mut ids = Vec::new();
     for i in 0..10 {
         ids.push(create(&srv, &v.token, i).await);
     }
     assert_readable(&srv, &v.token, &ids).await;
-    assert!(kinds(&v, &ids).await.iter().all(|k| *k == 2), "wrapped in the HSM");
+    assert!(
+        kinds(&v, &ids).await.iter().all(|k| *k == 2),
+        "wrapped in the HSM"
+    );
     let st = text(&v.run_env(&["keys", "status"], &env));
     assert!(st.contains("key provider: pkcs11"), "{st}");
-    assert!(st.contains("kek 1 (current)") && st.contains("10 DEKs"), "{st}");
+    assert!(
+        st.contains("kek 1 (current)") && st.contains("10 DEKs"),
+        "{st}"
+    );
     let r = v.run_env(&["keys", "rotate"], &env);
     assert!(r.status.success(), "{}", text(&r));
     let st = text(&v.run_env(&["keys", "status"], &env));
@@ -146,7 +158,10 @@ async fn keyring_to_vault_transit_migration() {
         ),
     );
     let env = [("PHIVAULT_VAULT_TOKEN", TOKEN)];
-    let wrong = v.run_env(&["keys", "status"], &[("PHIVAULT_VAULT_TOKEN", "hvs.wrong")]);
+    let wrong = v.run_env(
+        &["keys", "status"],
+        &[("PHIVAULT_VAULT_TOKEN", "hvs.wrong")],
+    );
     assert!(!wrong.status.success(), "a wrong token is refused at start");
     let srv = v.serve_env(&env);
     // Old DEKs unwrap under the keyring; new ones go to Transit.
@@ -169,7 +184,11 @@ async fn keyring_to_vault_transit_migration() {
     // A Transit rotation then rewraps all fifteen to version 2.
     let r = v.run_env(&["keys", "rotate"], &env);
     assert!(r.status.success(), "{}", text(&r));
-    assert!(text(&r).contains("rewrapped 15 DEKs to kek 2"), "{}", text(&r));
+    assert!(
+        text(&r).contains("rewrapped 15 DEKs to kek 2"),
+        "{}",
+        text(&r)
+    );
     assert_readable(&srv, &v.token, &ids).await;
     let scan = text(&v.run_env(&["keys", "scan"], &env));
     assert!(scan.contains("0 under a kek below 2"), "{scan}");

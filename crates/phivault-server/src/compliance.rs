@@ -139,11 +139,17 @@ pub async fn check(
         ),
     });
     let slot = kek_slot(keys.current());
-    let behind = crate::rekey::outstanding(store.as_ref(), slot).await.unwrap_or(0);
+    let behind = crate::rekey::outstanding(store.as_ref(), slot)
+        .await
+        .unwrap_or(0);
     out.push(finding(
         "keys.deks_current",
         ENCRYPTION,
-        if behind == 0 { Status::Pass } else { Status::Warn },
+        if behind == 0 {
+            Status::Pass
+        } else {
+            Status::Warn
+        },
         format!("{behind} data keys are not under the current KEK"),
         "finish the rotation: `phivault keys rotate --resume`",
     ));
@@ -151,7 +157,11 @@ pub async fn check(
     out.push(finding(
         "access.automatic_logoff",
         "164.312(a)(2)(iii) automatic logoff",
-        if idle <= 15 { Status::Pass } else { Status::Fail },
+        if idle <= 15 {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
         format!("sessions end after {idle} idle minutes"),
         "set session_idle_minutes to 15 or less",
     ));

@@ -392,8 +392,14 @@ fn key_provider(over: &FileConfig, file: &FileConfig) -> Result<KeyProviderConfi
     );
     let (ca, ns) = (pick!(vault_ca_cert), pick!(vault_namespace));
     let pkcs11_given = module.is_some() || token.is_some() || label.is_some();
-    let vault_given = addr.is_some() || mount.is_some() || key.is_some() || ca.is_some() || ns.is_some();
-    let unused = |name| Err(ConfigError::ProviderSetting(name, "is set but `key_provider` is not the provider it configures"));
+    let vault_given =
+        addr.is_some() || mount.is_some() || key.is_some() || ca.is_some() || ns.is_some();
+    let unused = |name| {
+        Err(ConfigError::ProviderSetting(
+            name,
+            "is set but `key_provider` is not the provider it configures",
+        ))
+    };
     match kind.as_str() {
         "keyring" => {
             if pkcs11_given {
@@ -509,7 +515,11 @@ mod tests {
                 key_label: "phivault-kek".into()
             }
         );
-        let bad = |f: FileConfig| Config::resolve("d".into(), f, FileConfig::default()).unwrap_err().to_string();
+        let bad = |f: FileConfig| {
+            Config::resolve("d".into(), f, FileConfig::default())
+                .unwrap_err()
+                .to_string()
+        };
         assert_eq!(
             bad(FileConfig {
                 key_provider: Some("kms".into()),
@@ -517,16 +527,20 @@ mod tests {
             }),
             "`key_provider` must be `keyring`, `pkcs11` or `vault-transit`"
         );
-        assert!(bad(FileConfig {
-            key_provider: Some("vault-transit".into()),
-            ..Default::default()
-        })
-        .starts_with("`vault_addr` is required"));
-        assert!(bad(FileConfig {
-            vault_addr: Some("https://v:8200".into()),
-            ..Default::default()
-        })
-        .starts_with("`vault_*` is set"));
+        assert!(
+            bad(FileConfig {
+                key_provider: Some("vault-transit".into()),
+                ..Default::default()
+            })
+            .starts_with("`vault_addr` is required")
+        );
+        assert!(
+            bad(FileConfig {
+                vault_addr: Some("https://v:8200".into()),
+                ..Default::default()
+            })
+            .starts_with("`vault_*` is set")
+        );
         let half = FileConfig {
             tls_cert: Some("c.pem".into()),
             ..Default::default()

@@ -93,8 +93,7 @@ pub async fn open(config: &Config, keyring: Arc<Keyring>) -> Result<Providers, D
             c.key = key.clone();
             c.namespace = namespace.clone();
             if let Some(ca) = ca_cert {
-                c.ca_pem =
-                    Some(std::fs::read(ca).map_err(|e| DataDirError::Io(ca.clone(), e))?);
+                c.ca_pem = Some(std::fs::read(ca).map_err(|e| DataDirError::Io(ca.clone(), e))?);
             }
             Arc::new(
                 TransitProvider::connect(c)

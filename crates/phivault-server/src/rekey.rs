@@ -58,7 +58,10 @@ pub trait Recorder: Send + Sync {
 #[async_trait::async_trait]
 impl Recorder for crate::audit::AuditLog {
     async fn record(&self, events: Vec<Event>) -> Result<(), String> {
-        self.append(events).await.map(|_| ()).map_err(|e| e.to_string())
+        self.append(events)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 

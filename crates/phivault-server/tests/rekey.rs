@@ -23,8 +23,10 @@ async fn patients(app: &common::App, n: usize) -> Vec<String> {
     let mut ids = Vec::new();
     for i in 0..n {
         ids.push(
-            app.create_patient(json!({"name": format!("Pat {i}"), "birth_date": "1980-01-02", "notes": "v0"}))
-                .await,
+            app.create_patient(
+                json!({"name": format!("Pat {i}"), "birth_date": "1980-01-02", "notes": "v0"}),
+            )
+            .await,
         );
     }
     ids
@@ -57,7 +59,11 @@ async fn schedule(backend: common::Backend) {
     assert_eq!(again.unwrap(), None);
     for id in &ids {
         let (s, _) = app
-            .send(Method::GET, &format!("/v1/collections/patients/records/{id}"), None)
+            .send(
+                Method::GET,
+                &format!("/v1/collections/patients/records/{id}"),
+                None,
+            )
             .await;
         assert_eq!(s, 200);
     }
@@ -171,7 +177,11 @@ async fn reencrypt_beside_patches(backend: common::Backend) {
     .unwrap();
     for (i, id) in ids.iter().enumerate() {
         let (s, body) = app
-            .send(Method::GET, &format!("/v1/collections/patients/records/{id}"), None)
+            .send(
+                Method::GET,
+                &format!("/v1/collections/patients/records/{id}"),
+                None,
+            )
             .await;
         assert_eq!(s, 200);
         assert_eq!(body["fields"]["notes"], last[id].as_str(), "no patch lost");

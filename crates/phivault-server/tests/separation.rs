@@ -4,6 +4,7 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
+    clippy::indexing_slicing,
     clippy::print_stderr,
     reason = "tests"
 )]
@@ -57,7 +58,11 @@ async fn keyring_inside_the_postgres_data_directory_is_refused() {
     // And the server refuses to start there.
     std::fs::create_dir_all(inside.path().join("data")).unwrap();
     let clock = std::sync::Arc::new(phivault_server::ManualClock::new(jiff::Timestamp::now()));
-    let started = phivault_server::embedded::start(&inside.path().join("data"), Some(url.clone()), clock).await;
-    let err = started.err().expect("start refused");
+    let started =
+        phivault_server::embedded::start(&inside.path().join("data"), Some(url.clone()), clock)
+            .await;
+    let Err(err) = started else {
+        panic!("start must be refused")
+    };
     assert!(err.to_string().contains("refusing to start"), "{err}");
 }

@@ -447,7 +447,11 @@ async fn keys_suite(s: Arc<dyn Store>) {
         reseal(vec![0xEE; 60], r4.updated_at),
         reseal(r4.wrapped_dek.clone(), r4.updated_at + 1),
     ];
-    assert_eq!(s.reseal_records(stale).await.unwrap(), 0, "stale reseals refused");
+    assert_eq!(
+        s.reseal_records(stale).await.unwrap(),
+        0,
+        "stale reseals refused"
+    );
     assert_eq!(
         s.reseal_records(vec![reseal(r4.wrapped_dek.clone(), r4.updated_at)])
             .await
@@ -461,7 +465,10 @@ async fn keys_suite(s: Arc<dyn Store>) {
     assert_eq!(after.updated_at, r4.updated_at, "content did not change");
     assert_eq!(after.plain, r4.plain);
     assert_eq!(
-        s.search("patients", "ssn", &[4; 16], 10).await.unwrap().len(),
+        s.search("patients", "ssn", &[4; 16], 10)
+            .await
+            .unwrap()
+            .len(),
         1,
         "index entries kept"
     );

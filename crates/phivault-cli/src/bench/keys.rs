@@ -46,7 +46,10 @@ async fn load(
                 let mut sealed = std::collections::BTreeMap::new();
                 for (field, value) in [
                     ("name", format!("Bench Patient {i}")),
-                    ("ssn", format!("{:03}-45-{:04}", 100 + i % 500, 1 + i % 9_999)),
+                    (
+                        "ssn",
+                        format!("{:03}-45-{:04}", 100 + i % 500, 1 + i % 9_999),
+                    ),
                 ] {
                     let ctx = FieldContext {
                         collection: "patients",
@@ -58,10 +61,7 @@ async fn load(
                         .map_err(|_| "seal")?;
                     sealed.insert(field.to_owned(), ct);
                 }
-                let wrapped = keys
-                    .wrap(&dek, "patients", &id)
-                    .await
-                    .map_err(|_| "wrap")?;
+                let wrapped = keys.wrap(&dek, "patients", &id).await.map_err(|_| "wrap")?;
                 let now = phivault_server::clock::micros(jiff::Timestamp::now());
                 let rec = StoredRecord {
                     collection: "patients".into(),
@@ -151,9 +151,8 @@ pub async fn rewrap_rate(n: usize, database: Option<&str>) -> BenchResult<()> {
                 .unwrap_or_else(|| data.join("phivault.db").to_string_lossy().into_owned()),
         )
         .await?;
-        let ring: Arc<dyn KeyProvider> = Arc::new(phivault_server::datadir::open_keyring(
-            &data.join("keys"),
-        )?);
+        let ring: Arc<dyn KeyProvider> =
+            Arc::new(phivault_server::datadir::open_keyring(&data.join("keys"))?);
         out::line(format_args!("  {name}:"));
         load(&store, &ring, n).await?;
         let (done, secs, line) = rotate_cli(&data, db.as_deref(), None)?;
@@ -239,7 +238,10 @@ pub async fn rotation_under_load(n: usize, max_rate: Option<u32>) -> BenchResult
     let clock: Arc<dyn phivault_server::Clock> = Arc::new(phivault_server::SystemClock);
     let srv = phivault_server::embedded::start(&data, None, clock).await?;
     let ids = Arc::new(load(srv.state.vault.store(), srv.state.vault.keys(), n).await?);
-    let (stop, count) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let (stop, count) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
     let readers = spawn_readers(
         srv.url(),
         srv.admin_token.as_str().to_owned(),
@@ -257,8 +259,7 @@ pub async fn rotation_under_load(n: usize, max_rate: Option<u32>) -> BenchResult
     let base = (count.load(Ordering::Relaxed) - c0) as f64 / t0.elapsed().as_secs_f64();
     let (c1, t1) = (count.load(Ordering::Relaxed), Instant::now());
     let data_dir = data.clone();
-    let rot =
-        tokio::task::spawn_blocking(move || rotate_cli(&data_dir, None, max_rate)).await??;
+    let rot = tokio::task::spawn_blocking(move || rotate_cli(&data_dir, None, max_rate)).await??;
     let during = (count.load(Ordering::Relaxed) - c1) as f64 / t1.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     for r in readers {

@@ -136,7 +136,12 @@ impl Keyring {
             let mut retired: Vec<u32> = (state.index.retired_below..version).collect();
             retired.retain(|v| *v == 1 || state.index.extra.contains_key(v));
             let index = IndexRoots {
-                extra: state.index.extra.range(version..).map(|(v, e)| (*v, e.clone())).collect(),
+                extra: state
+                    .index
+                    .extra
+                    .range(version..)
+                    .map(|(v, e)| (*v, e.clone()))
+                    .collect(),
                 retired_below: version.max(state.index.retired_below),
             };
             self.persist_state_with_index(&state, &index)?;

@@ -11,7 +11,11 @@ use zeroize::Zeroizing;
 use super::protect::{self, ProtectedFile};
 use super::{FormatProbe, Kek, Keyring, KeyringError, KeyringFile, decode32, protect_err};
 
-type Parsed = (BTreeMap<u32, Kek>, Zeroizing<[u8; 32]>, super::index::IndexRoots);
+type Parsed = (
+    BTreeMap<u32, Kek>,
+    Zeroizing<[u8; 32]>,
+    super::index::IndexRoots,
+);
 
 /// Parses a format-1 body: the KEKs by version and the index root.
 pub(super) fn parse_body(body: &[u8], path: &Path) -> Result<Parsed, KeyringError> {

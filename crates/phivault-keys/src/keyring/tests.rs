@@ -226,8 +226,16 @@ async fn concurrent_rotations_from_stale_handles_lose_nothing() {
     // Threads racing on two more handles: every rotation gets its own version.
     let (c, d) = (Keyring::open(&keys).unwrap(), Keyring::open(&keys).unwrap());
     let got = std::thread::scope(|s| {
-        let hc = s.spawn(|| (0..5).map(|_| c.rotate_now("t").unwrap()).collect::<Vec<_>>());
-        let hd = s.spawn(|| (0..5).map(|_| d.rotate_now("t").unwrap()).collect::<Vec<_>>());
+        let hc = s.spawn(|| {
+            (0..5)
+                .map(|_| c.rotate_now("t").unwrap())
+                .collect::<Vec<_>>()
+        });
+        let hd = s.spawn(|| {
+            (0..5)
+                .map(|_| d.rotate_now("t").unwrap())
+                .collect::<Vec<_>>()
+        });
         let mut all = hc.join().unwrap();
         all.extend(hd.join().unwrap());
         all.sort_unstable();
@@ -253,7 +261,10 @@ fn index_roots_rotate_persist_and_retire() {
     other.reload().unwrap();
     assert_eq!(versions(&other), vec![1, 2]);
     let again = Keyring::open(&keys).unwrap();
-    assert_eq!(again.index_roots()[1].1.as_ref(), k.index_roots()[1].1.as_ref());
+    assert_eq!(
+        again.index_roots()[1].1.as_ref(),
+        k.index_roots()[1].1.as_ref()
+    );
     assert!(matches!(
         k.retire_index_roots_below(3),
         Err(KeyringError::IndexRetireAboveCurrent(3))

@@ -75,7 +75,11 @@ impl IndexKeys {
     fn refresh(&self) {
         let Some(k) = &self.source else { return };
         let now = stamp(k);
-        let seen = self.set.read().unwrap_or_else(PoisonError::into_inner).stamp;
+        let seen = self
+            .set
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stamp;
         if now == seen {
             return;
         }

@@ -26,9 +26,9 @@ pub struct ReindexPage {
 impl Vault {
     /// Whether a collection has any blind index.
     pub fn has_indexes(&self, collection: &str) -> bool {
-        self.schema.collection(collection).is_some_and(|c| {
-            c.fields.values().any(|d| d.search) || !c.compound.is_empty()
-        })
+        self.schema
+            .collection(collection)
+            .is_some_and(|c| c.fields.values().any(|d| d.search) || !c.compound.is_empty())
     }
 
     /// Reindexes the page of `collection` after `after` (at most `limit`
@@ -107,7 +107,10 @@ impl Vault {
 
     /// Writes a page's replacements; returns the ids that changed meanwhile
     /// (to reindex again).
-    pub async fn apply_reindex(&self, replaces: Vec<IndexReplace>) -> Result<Vec<String>, VaultError> {
+    pub async fn apply_reindex(
+        &self,
+        replaces: Vec<IndexReplace>,
+    ) -> Result<Vec<String>, VaultError> {
         Ok(self.store.replace_index(replaces).await?)
     }
 }

@@ -2,7 +2,8 @@
 
 use super::PgStore;
 use crate::{
-    DekFilter, DekRow, DekSwap, ErrorKind, IndexReplace, Reseal, SHREDDED_KEK_VERSION, Shredded, StoreError, StoredRecord,
+    DekFilter, DekRow, DekSwap, ErrorKind, IndexReplace, Reseal, SHREDDED_KEK_VERSION, Shredded,
+    StoreError, StoredRecord,
 };
 
 fn version(v: i64) -> Result<u32, StoreError> {
@@ -85,7 +86,10 @@ impl PgStore {
         Ok(c.execute(&st, &[&colls, &ids, &old, &new, &v]).await?)
     }
 
-    pub(super) async fn reseal_records_impl(&self, reseals: Vec<Reseal>) -> Result<u64, StoreError> {
+    pub(super) async fn reseal_records_impl(
+        &self,
+        reseals: Vec<Reseal>,
+    ) -> Result<u64, StoreError> {
         let c = self.pool.get().await?;
         let st = c
             .prepare_cached(
@@ -103,8 +107,10 @@ impl PgStore {
         let v: Vec<i64> = reseals.iter().map(|s| i64::from(s.kek_version)).collect();
         let sealed: Vec<&[u8]> = reseals.iter().map(|s| s.sealed.as_slice()).collect();
         let expected: Vec<i64> = reseals.iter().map(|s| s.expected_updated_at).collect();
-        Ok(c.execute(&st, &[&colls, &ids, &old, &new, &v, &sealed, &expected])
-            .await?)
+        Ok(
+            c.execute(&st, &[&colls, &ids, &old, &new, &v, &sealed, &expected])
+                .await?,
+        )
     }
 
     pub(super) async fn replace_index_impl(

@@ -11,8 +11,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::{NoTls, Row};
 
 use crate::{
-    DekFilter, DekRow, DekSwap, ErrorKind, IndexReplace, Reseal, IndexEntry, Shredded, Store, StoreError, StoredRecord,
-    TokenKind, TokenRow,
+    DekFilter, DekRow, DekSwap, ErrorKind, IndexEntry, IndexReplace, Reseal, Shredded, Store,
+    StoreError, StoredRecord, TokenKind, TokenRow,
 };
 
 /// The schema phivault's tables live in unless told otherwise.
@@ -384,7 +384,9 @@ impl Store for PgStore {
         match c.query_one("SHOW data_directory", &[]).await {
             Ok(row) => Ok(Some(row.try_get(0)?)),
             // Not a superuser nor in pg_read_all_settings: cannot be checked.
-            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => {
+            Err(e)
+                if e.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) =>
+            {
                 Ok(None)
             }
             Err(e) => Err(e.into()),

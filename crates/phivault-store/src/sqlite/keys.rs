@@ -9,7 +9,8 @@ use rusqlite::params;
 use super::SqliteStore;
 use super::writer::Job;
 use crate::{
-    DekFilter, DekRow, DekSwap, IndexReplace, Reseal, SHREDDED_KEK_VERSION, Shredded, StoreError, StoredRecord,
+    DekFilter, DekRow, DekSwap, IndexReplace, Reseal, SHREDDED_KEK_VERSION, Shredded, StoreError,
+    StoredRecord,
 };
 
 impl SqliteStore {
@@ -84,7 +85,10 @@ impl SqliteStore {
         Ok(applied.load(Ordering::Acquire))
     }
 
-    pub(super) async fn reseal_records_impl(&self, reseals: Vec<Reseal>) -> Result<u64, StoreError> {
+    pub(super) async fn reseal_records_impl(
+        &self,
+        reseals: Vec<Reseal>,
+    ) -> Result<u64, StoreError> {
         let applied = Arc::new(AtomicU64::new(0));
         let out = Arc::clone(&applied);
         self.writer

@@ -16,8 +16,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::Semaphore;
 
 use crate::{
-    DekFilter, DekRow, DekSwap, ErrorKind, IndexReplace, Reseal, IndexEntry, Shredded, Store, StoreError, StoredRecord,
-    TokenKind, TokenRow,
+    DekFilter, DekRow, DekSwap, ErrorKind, IndexEntry, IndexReplace, Reseal, Shredded, Store,
+    StoreError, StoredRecord, TokenKind, TokenRow,
 };
 use checkpoint::Checkpointer;
 use writer::{Job, Writer};
