@@ -118,9 +118,45 @@ pub async fn outstanding(store: &dyn Store, target: u32) -> Result<u64, RekeyErr
         .sum())
 }
 
+/// One page of the work list, rewrapped: `(last id, swaps, failures)`;
+/// `None` when the list is exhausted.
+async fn next_page(
+    store: &dyn Store,
+    keys: &dyn KeyProvider,
+    after: Option<&str>,
+    page: u32,
+) -> Result<Option<(String, Vec<DekSwap>, u64)>, RekeyError> {
+    // Re-read per page: a rotation elsewhere (another `keys rotate`) makes
+    // its version the target of this run too.
+    let slot = kek_slot(keys.current());
+    let rows = store.list_deks(DekFilter::NotAt(slot), after, page).await?;
+    let Some(last) = rows.last().map(|r| r.id.clone()) else {
+        return Ok(None);
+    };
+    let (mut swaps, mut failed) = (Vec::with_capacity(rows.len()), 0);
+    for r in rows {
+        let new = match WrappedDek::decode(&r.wrapped_dek) {
+            Ok(w) => keys.rewrap(&w, &r.collection, &r.id).await.ok(),
+            Err(_) => None,
+        };
+        match new {
+            Some(n) => swaps.push(DekSwap {
+                kek_version: kek_slot(n.kek),
+                new: n.encode(),
+                old: r.wrapped_dek,
+                collection: r.collection,
+                id: r.id,
+            }),
+            None => failed += 1,
+        }
+    }
+    Ok(Some((last, swaps, failed)))
+}
+
 /// Rewraps every DEK not under the provider's current KEK; calls `tick`
-/// after each page. A CAS lost to a concurrent change leaves that DEK in
-/// the work list: up to three passes pick such stragglers up.
+/// after each page. Pipelined: while one page's swaps commit, the next page
+/// is read and rewrapped. A CAS lost to a concurrent change leaves that DEK
+/// in the work list: up to three passes pick such stragglers up.
 pub async fn rewrap(
     store: &dyn Store,
     keys: &dyn KeyProvider,
@@ -133,34 +169,15 @@ pub async fn rewrap(
     };
     let start = Instant::now();
     for _pass in 0..3 {
-        let mut after: Option<String> = None;
-        loop {
-            // Re-read per page: a rotation elsewhere (another `keys rotate`)
-            // makes its version the target of this run too.
-            let slot = kek_slot(keys.current());
-            let rows = store
-                .list_deks(DekFilter::NotAt(slot), after.as_deref(), pace.page)
-                .await?;
-            let Some(last) = rows.last() else { break };
-            after = Some(last.id.clone());
-            let mut swaps = Vec::with_capacity(rows.len());
-            for r in rows {
-                let new = match WrappedDek::decode(&r.wrapped_dek) {
-                    Ok(w) => keys.rewrap(&w, &r.collection, &r.id).await.ok(),
-                    Err(_) => None,
-                };
-                match new {
-                    Some(n) => swaps.push(DekSwap {
-                        kek_version: kek_slot(n.kek),
-                        new: n.encode(),
-                        old: r.wrapped_dek,
-                        collection: r.collection,
-                        id: r.id,
-                    }),
-                    None => p.failed += 1,
-                }
-            }
-            p.done += store.swap_deks(swaps).await?;
+        let mut current = next_page(store, keys, None, pace.page).await?;
+        while let Some((last, swaps, failed)) = current {
+            p.failed += failed;
+            let (applied, next) = tokio::join!(
+                store.swap_deks(swaps),
+                next_page(store, keys, Some(&last), pace.page)
+            );
+            p.done += applied?;
+            current = next?;
             tick(p);
             pace.hold(start, p.done).await;
         }
