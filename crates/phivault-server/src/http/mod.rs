@@ -12,6 +12,7 @@ mod export;
 mod records;
 mod request;
 pub mod telehealth;
+mod telehealth_page;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -511,6 +512,35 @@ pub const ROUTES: &[RouteSpec] = &[
         method: "GET",
         path: "/v1/telehealth/sessions/{id}/signal",
         public: false,
+    },    RouteSpec {
+        method: "GET",
+        path: "/telehealth/",
+        public: true,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/telehealth/app.js",
+        public: true,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/telehealth/worker.js",
+        public: true,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/telehealth/style.css",
+        public: true,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/telehealth/pkg/phivault_telehealth_wasm.js",
+        public: true,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/telehealth/pkg/phivault_telehealth_wasm_bg.wasm",
+        public: true,
     },
 ];
 
@@ -552,6 +582,7 @@ fn handler(spec: &RouteSpec) -> Option<MethodRouter<AppState>> {
             delete(telehealth::remove_participant)
         }
         ("GET", "/v1/telehealth/sessions/{id}/signal") => get(telehealth::signal),
+        ("GET", p) if p.starts_with("/telehealth/") => get(telehealth_page::serve),
         _ => return None,
     })
 }
