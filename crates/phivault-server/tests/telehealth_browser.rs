@@ -102,7 +102,15 @@ async fn wait_stats(page: &cdp::Page<'_>, what: &str, ok: impl Fn(&Value) -> boo
     }
 }
 
-async fn join(page: &cdp::Page<'_>, call: &str, token: &str, options: Value) {
+/// Fills in the page's form and joins; waits until the page has the call's keys. `others`
+/// are the pages already in the call (their state is shown if this fails).
+async fn join(
+    page: &cdp::Page<'_>,
+    others: &[&cdp::Page<'_>],
+    call: &str,
+    token: &str,
+    options: Value,
+) {
     page.eval(&format!(
         "phivault.configure({options}); \
          document.getElementById('session').value = {call:?}; \
@@ -110,8 +118,22 @@ async fn join(page: &cdp::Page<'_>, call: &str, token: &str, options: Value) {
          document.getElementById('join').click(); true"
     ))
     .await;
-    page.wait_for("the call keys", WAIT, "phivault.phase() === 'keyed'")
-        .await;
+    let deadline = Instant::now() + WAIT;
+    while page.eval("phivault.phase()").await != "keyed" {
+        if Instant::now() >= deadline {
+            let mut report = String::new();
+            for p in std::iter::once(page).chain(others.iter().copied()) {
+                report += &format!(
+                    "\n{}: {:#}\nconsole:\n{}",
+                    p.name,
+                    stats(p).await,
+                    p.logs()
+                );
+            }
+            panic!("{}: no call keys after {WAIT:?}{report}", page.name);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 fn u(v: &Value) -> u64 {
@@ -268,9 +290,9 @@ async fn three_browsers_sframe_call_with_removal() {
 
     // dr-a starts the call's keys; the patient joins (epoch 1).
     let a = browser.page("dr-a", &url).await;
-    join(&a, &call, &tok_a, json!({"loopbackOnly": true, "keepRemovedPeers": true})).await;
+    join(&a, &[], &call, &tok_a, json!({"loopbackOnly": true, "keepRemovedPeers": true})).await;
     let p = browser.page("patient", &url).await;
-    join(&p, &call, &tok_p, json!({"loopbackOnly": true, "keepKeysWhenRemoved": true})).await;
+    join(&p, &[&a], &call, &tok_p, json!({"loopbackOnly": true, "keepKeysWhenRemoved": true})).await;
     let dev_a = stats(&a).await["device"].as_str().unwrap().to_owned();
     let dev_p = stats(&p).await["device"].as_str().unwrap().to_owned();
 
@@ -305,7 +327,7 @@ async fn three_browsers_sframe_call_with_removal() {
 
     // dr-b joins: every member ratchets to epoch 2, dr-a seals it for dr-b.
     let b = browser.page("dr-b", &url).await;
-    join(&b, &call, &tok_b, json!({"loopbackOnly": true})).await;
+    join(&b, &[&a, &p], &call, &tok_b, json!({"loopbackOnly": true})).await;
     let dev_b = stats(&b).await["device"].as_str().unwrap().to_owned();
     for pg in [&a, &p, &b] {
         wait_stats(pg, "epoch 2", |s| s["call"]["epoch"] == 2).await;
@@ -401,7 +423,9 @@ async fn three_browsers_sframe_call_with_removal() {
         .collect();
     assert_eq!(epochs, ["1", "2", "3"]);
     eprintln!(
-        "telehealth browser test: {:.1} s",
-        started.elapsed().as_secs_f64()
+        "telehealth browser test: {:.1} s; patient's view of dr-a after removal: {}; dr-a's view of the patient before: {}",
+        started.elapsed().as_secs_f64(),
+        recv(&s2, &dev_a),
+        recv(&sa, &dev_p),
     );
 }

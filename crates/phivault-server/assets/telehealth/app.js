@@ -46,6 +46,7 @@ const state = {
   packages: [], // sealed packages fetched but not yet installed
   queuedJoins: [], // device_joined notices received before this device had keys
   nextRoster: null, // roster of the epoch a removal announced
+  admitted: new Map(), // newcomer device id -> the `epoch` message this device sent it
   keyed: false,
   errors: [],
   // For deployments and tests: `loopbackOnly` signals only 127.0.0.1/::1 ICE candidates;
@@ -152,7 +153,12 @@ async function admit(joining) {
   const seal = before[0] === state.device;
   const r = await op('admit', { joining, seal });
   if (seal) {
-    for (const p of joining) signal({ type: 'epoch', to: p.device, epoch: r.epoch, roster: r.rosterJson });
+    for (const p of joining) {
+      const note = { type: 'epoch', to: p.device, epoch: r.epoch, roster: r.rosterJson };
+      // Sent again on the newcomer's `hello`: its socket may not be open yet.
+      state.admitted.set(p.device, note);
+      signal(note);
+    }
     await postPackages(r.packages);
   }
   setPhase('keyed', `In the call, epoch ${r.epoch}.`);
@@ -168,10 +174,14 @@ async function onSignal(msg) {
       await admit([p]);
       return;
     }
-    case 'hello':
+    case 'hello': {
       // A device whose socket just opened: the members already here make the offer.
-      if (msg.from_device !== state.device) await offerTo(msg.from_device);
+      if (msg.from_device === state.device) return;
+      const note = state.admitted.get(msg.from_device);
+      if (note) { state.admitted.delete(msg.from_device); signal(note); }
+      await offerTo(msg.from_device);
       return;
+    }
     case 'offer': return onOffer(msg);
     case 'answer': return onAnswer(msg);
     case 'ice': return onIce(msg);
@@ -249,12 +259,17 @@ function peer(id) {
       signal({ type: 'ice', to: id, candidate: e.candidate.toJSON() });
     }
   };
+  const recvTransform = (kind) => new RTCRtpScriptTransform(worker, { side: 'recv', kind, peer: id });
   pc.ontrack = (e) => {
-    e.receiver.transform = new RTCRtpScriptTransform(worker, { side: 'recv', kind: e.track.kind, peer: id });
+    if (!e.receiver.transform) e.receiver.transform = recvTransform(e.track.kind);
     if (e.track.kind === 'video') video.srcObject = new MediaStream([e.track]);
   };
   for (const track of state.local.getTracks()) {
     const sender = pc.addTrack(track, state.local);
+    // The receiver's transform goes on before the sender's: Chromium (156) delivers no
+    // frames to a receiver transform set after its transceiver's sender transform.
+    const t = pc.getTransceivers().find((x) => x.sender === sender);
+    t.receiver.transform = recvTransform(track.kind);
     sender.transform = new RTCRtpScriptTransform(worker, { side: 'send', kind: track.kind });
   }
   preferVp8(pc);

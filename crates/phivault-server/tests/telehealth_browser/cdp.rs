@@ -27,7 +27,7 @@ pub fn find_chromium() -> Option<PathBuf> {
 }
 
 pub struct Browser {
-    child: tokio::process::Child,
+    child: std::process::Child,
     out: mpsc::UnboundedSender<String>,
     pending: Pending,
     next: std::sync::atomic::AtomicU64,
@@ -84,12 +84,11 @@ impl Browser {
         args.push(format!("--user-data-dir={}", profile.path().display()));
         args.extend(extra.iter().cloned());
         args.push("about:blank".into());
-        let child = tokio::process::Command::new(bin)
+        let child = std::process::Command::new(bin)
             .args(&args)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
         // Chromium writes its port and browser endpoint here once it listens.
@@ -233,7 +232,8 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.child.start_kill();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
