@@ -30,9 +30,9 @@
     reason = "tests"
 )]
 
-mod common;
 #[path = "telehealth_browser/cdp.rs"]
 mod cdp;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -55,14 +55,19 @@ fn chromium_or_skip() -> Option<PathBuf> {
 }
 
 /// YUV of the four bands of the fake camera (red, green, blue, white; BT.601 full range).
-const BANDS: [[u8; 3]; 4] = [[76, 84, 255], [150, 44, 21], [29, 255, 107], [235, 128, 128]];
+const BANDS: [[u8; 3]; 4] = [
+    [76, 84, 255],
+    [150, 44, 21],
+    [29, 255, 107],
+    [235, 128, 128],
+];
 
 /// A 320x240 Y4M clip of four vertical colour bands for `--use-file-for-fake-video-capture`.
 fn colour_bands_y4m(dir: &Path) -> PathBuf {
     let (w, h) = (320usize, 240usize);
     let mut frame = Vec::with_capacity(w * h * 3 / 2);
-    for plane in 0..3 {
-        let (pw, ph) = if plane == 0 { (w, h) } else { (w / 2, h / 2) };
+    let chroma = (w / 2, h / 2);
+    for (plane, (pw, ph)) in [(w, h), chroma, chroma].into_iter().enumerate() {
         for _ in 0..ph {
             for x in 0..pw {
                 frame.push(BANDS[x * 4 / pw][plane]);
@@ -123,12 +128,7 @@ async fn join(
         if Instant::now() >= deadline {
             let mut report = String::new();
             for p in std::iter::once(page).chain(others.iter().copied()) {
-                report += &format!(
-                    "\n{}: {:#}\nconsole:\n{}",
-                    p.name,
-                    stats(p).await,
-                    p.logs()
-                );
+                report += &format!("\n{}: {:#}\nconsole:\n{}", p.name, stats(p).await, p.logs());
             }
             panic!("{}: no call keys after {WAIT:?}{report}", page.name);
         }
@@ -159,7 +159,8 @@ fn colours_match(s: &Value, from: &str) -> bool {
     local.len() == 4
         && remote.len() == 4
         && local.iter().zip(remote).all(|(l, r)| {
-            (0..3).all(|c| (l[c].as_i64().unwrap_or(-999) - r[c].as_i64().unwrap_or(999)).abs() <= 40)
+            (0..3)
+                .all(|c| (l[c].as_i64().unwrap_or(-999) - r[c].as_i64().unwrap_or(999)).abs() <= 40)
         })
 }
 
@@ -176,8 +177,16 @@ fn index_in(roster: &[&str], device: &str) -> usize {
 fn assert_tap_ciphertext_only(page: &str, s: &Value, from: &str, rosters: &[(u32, Vec<&str>)]) {
     let r = recv(s, from);
     assert!(u(&r["frames"]) > 0, "{page}: no frames from {from}: {r}");
-    assert_eq!(u(&r["tap"]["vp8Key"]), 0, "{page}: the tap saw VP8 structure: {r}");
-    assert_eq!(u(&r["tap"]["unparsed"]), 0, "{page}: a frame without SFrame header: {r}");
+    assert_eq!(
+        u(&r["tap"]["vp8Key"]),
+        0,
+        "{page}: the tap saw VP8 structure: {r}"
+    );
+    assert_eq!(
+        u(&r["tap"]["unparsed"]),
+        0,
+        "{page}: a frame without SFrame header: {r}"
+    );
     let kids = r["tap"]["kids"].as_object().unwrap();
     let mut tapped = 0;
     for (kid, n) in kids {
@@ -196,7 +205,10 @@ fn assert_tap_ciphertext_only(page: &str, s: &Value, from: &str, rosters: &[(u32
         tapped += u(n);
     }
     assert_eq!(tapped, u(&r["frames"]), "{page}: {r}");
-    assert!(u(&r["openedVp8Key"]) > 0, "{page}: opened frames are not VP8: {r}");
+    assert!(
+        u(&r["openedVp8Key"]) > 0,
+        "{page}: opened frames are not VP8: {r}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,7 +236,9 @@ async fn three_browsers_sframe_call_with_removal() {
     }
     assert!(!csp.contains("unsafe-inline") && !csp.contains("'unsafe-eval'"));
     let html = res.text().await.unwrap();
-    assert!(html.matches("<script").count() == html.matches("<script type=\"module\" src=").count());
+    assert!(
+        html.matches("<script").count() == html.matches("<script type=\"module\" src=").count()
+    );
     let res = app
         .http
         .get(app.url("/telehealth/pkg/phivault_telehealth_wasm_bg.wasm"))
@@ -290,9 +304,23 @@ async fn three_browsers_sframe_call_with_removal() {
 
     // dr-a starts the call's keys; the patient joins (epoch 1).
     let a = browser.page("dr-a", &url).await;
-    join(&a, &[], &call, &tok_a, json!({"loopbackOnly": true, "keepRemovedPeers": true})).await;
+    join(
+        &a,
+        &[],
+        &call,
+        &tok_a,
+        json!({"loopbackOnly": true, "keepRemovedPeers": true}),
+    )
+    .await;
     let p = browser.page("patient", &url).await;
-    join(&p, &[&a], &call, &tok_p, json!({"loopbackOnly": true, "keepKeysWhenRemoved": true})).await;
+    join(
+        &p,
+        &[&a],
+        &call,
+        &tok_p,
+        json!({"loopbackOnly": true, "keepKeysWhenRemoved": true}),
+    )
+    .await;
     let dev_a = stats(&a).await["device"].as_str().unwrap().to_owned();
     let dev_p = stats(&p).await["device"].as_str().unwrap().to_owned();
 
@@ -311,7 +339,10 @@ async fn three_browsers_sframe_call_with_removal() {
             let d: i64 = (0..3)
                 .map(|c| (local[i][c].as_i64().unwrap() - local[j][c].as_i64().unwrap()).abs())
                 .sum();
-            assert!(d > 100, "the fake camera's bands are not distinct: {local:?}");
+            assert!(
+                d > 100,
+                "the fake camera's bands are not distinct: {local:?}"
+            );
         }
     }
     let e1 = vec![dev_a.as_str(), dev_p.as_str()];
@@ -383,8 +414,15 @@ async fn three_browsers_sframe_call_with_removal() {
         "the removed patient's decoder got frames after the epoch change"
     );
     let r = recv(&s2, &dev_a);
-    assert_eq!(u(&r["openedEpochs"]["3"]), 0, "the removed patient opened epoch 3: {r}");
-    assert_eq!(s2["call"]["epoch"], 2, "the patient's page stayed at epoch 2");
+    assert_eq!(
+        u(&r["openedEpochs"]["3"]),
+        0,
+        "the removed patient opened epoch 3: {r}"
+    );
+    assert_eq!(
+        s2["call"]["epoch"], 2,
+        "the patient's page stayed at epoch 2"
+    );
     let e2 = vec![dev_a.as_str(), dev_p.as_str(), dev_b.as_str()];
     let e3 = vec![dev_a.as_str(), dev_b.as_str()];
     assert!(
@@ -410,16 +448,36 @@ async fn three_browsers_sframe_call_with_removal() {
         assert_eq!(stats(pg).await["errors"], json!([]), "{}", pg.name);
     }
 
+    // For a person to look at: PHIVAULT_BROWSER_SCREENSHOTS=DIR saves each page as a PNG.
+    if let Ok(dir) = std::env::var("PHIVAULT_BROWSER_SCREENSHOTS") {
+        for pg in [&a, &p, &b] {
+            pg.screenshot(&Path::new(&dir).join(format!("{}.png", pg.name)))
+                .await;
+        }
+    }
+
     // The server audited each epoch it relayed packages for.
     let (s, ev) = app
-        .send(Method::GET, "/v1/audit/events?action=telehealth_epoch", None)
+        .send(
+            Method::GET,
+            "/v1/audit/events?action=telehealth_epoch",
+            None,
+        )
         .await;
     assert_eq!(s, 200);
     let epochs: Vec<String> = ev["events"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["resource"].as_str().unwrap().rsplit('/').next().unwrap().to_owned())
+        .map(|e| {
+            e["resource"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(epochs, ["1", "2", "3"]);
     eprintln!(

@@ -61,7 +61,10 @@ fn call_lifecycle() {
     assert_eq!(b.open(b"", &sealed), Err(OpenError::Replayed));
 
     // c joins: a and b ratchet, only a seals.
-    assert_eq!(packages(&b.admit(vec![pc.clone()], false).unwrap()).len(), 0);
+    assert_eq!(
+        packages(&b.admit(vec![pc.clone()], false).unwrap()).len(),
+        0
+    );
     let out = packages(&a.admit(vec![pc.clone()], true).unwrap());
     let roster = call::parse_roster(&a.roster_json().unwrap()).unwrap();
     c.join(&pkg(&out[0]), roster, 0).unwrap();
@@ -79,8 +82,14 @@ fn call_lifecycle() {
     let roster = call::parse_roster(&a.roster_json().unwrap()).unwrap();
     c.accept(&pkg(&out[0]), Some(roster), 10).unwrap();
     assert_eq!((a.epoch(), c.epoch()), (Some(3), Some(3)));
-    assert_eq!(send(&mut a, &mut c, b"epoch three").unwrap(), b"epoch three");
-    assert_eq!(send(&mut a, &mut b, b"epoch three"), Err(OpenError::UnknownKey));
+    assert_eq!(
+        send(&mut a, &mut c, b"epoch three").unwrap(),
+        b"epoch three"
+    );
+    assert_eq!(
+        send(&mut a, &mut b, b"epoch three"),
+        Err(OpenError::UnknownKey)
+    );
     assert_eq!(call::open_error_code(&OpenError::UnknownKey), "unknown_key");
 
     // The periodic rekey keeps the roster.
@@ -92,7 +101,10 @@ fn call_lifecycle() {
 
     // Safety numbers agree on both sides.
     let pk = |p: &Participant| p.public_key.to_base64url();
-    assert_eq!(a.safety_number(&pk(&pc)).unwrap(), c.safety_number(&pk(&pa)).unwrap());
+    assert_eq!(
+        a.safety_number(&pk(&pc)).unwrap(),
+        c.safety_number(&pk(&pa)).unwrap()
+    );
     assert!(a.safety_number("not a key").is_err());
 }
 
@@ -103,7 +115,10 @@ fn roster_must_list_this_device_with_its_key() {
     assert!(a.start(vec![other.clone()], 0).is_err());
     let mut forged = other;
     forged.device = phivault_telehealth::DeviceId::new("d_a").unwrap();
-    assert!(a.start(vec![forged], 0).is_err(), "another key for this device");
+    assert!(
+        a.start(vec![forged], 0).is_err(),
+        "another key for this device"
+    );
     assert!(call::parse_roster("{}").is_err());
     assert!(CallCore::new(DeviceKeyPair::derive(&[7; 32]), SID, "d", 0x99).is_err());
 }

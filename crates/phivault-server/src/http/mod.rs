@@ -512,7 +512,8 @@ pub const ROUTES: &[RouteSpec] = &[
         method: "GET",
         path: "/v1/telehealth/sessions/{id}/signal",
         public: false,
-    },    RouteSpec {
+    },
+    RouteSpec {
         method: "GET",
         path: "/telehealth/",
         public: true,

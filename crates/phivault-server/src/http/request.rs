@@ -76,7 +76,9 @@ pub async fn around(mut req: Request, next: Next) -> Response {
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     // The telehealth page sets its own (script-src 'self'); everything else gets none.
     h.entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert(HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
+        .or_insert(HeaderValue::from_static(
+            "default-src 'none'; frame-ancestors 'none'",
+        ));
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),

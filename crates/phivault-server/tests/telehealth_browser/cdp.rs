@@ -195,7 +195,9 @@ impl Browser {
 
     /// A new page in its own browser context (separate storage), navigated to `url`.
     pub async fn page(&self, name: &'static str, url: &str) -> Page<'_> {
-        let ctx = self.call(None, "Target.createBrowserContext", json!({})).await;
+        let ctx = self
+            .call(None, "Target.createBrowserContext", json!({}))
+            .await;
         let target = self
             .call(
                 None,
@@ -262,6 +264,23 @@ impl Page<'_> {
             Ok(v) => v,
             Err(e) => panic!("{}: `{expr}` threw {e}\n{}", self.name, self.logs()),
         }
+    }
+
+    /// Saves a PNG of the page.
+    pub async fn screenshot(&self, path: &Path) {
+        use base64::Engine as _;
+        let r = self
+            .browser
+            .call(
+                Some(&self.session),
+                "Page.captureScreenshot",
+                json!({"format": "png"}),
+            )
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(r["data"].as_str().unwrap())
+            .unwrap();
+        std::fs::write(path, png).unwrap();
     }
 
     pub fn logs(&self) -> String {
