@@ -18,9 +18,8 @@ use super::ApiError;
 
 /// The page's Content-Security-Policy (the request middleware keeps it; see `request.rs`).
 pub const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
-    worker-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; \
-    media-src 'self' blob: mediastream:; base-uri 'none'; form-action 'none'; \
-    frame-ancestors 'none'";
+    worker-src 'self'; connect-src 'self'; style-src 'self'; base-uri 'none'; \
+    form-action 'none'; frame-ancestors 'none'";
 
 /// Camera and microphone for this origin only; nothing else.
 const PERMISSIONS: &str = "camera=(self), microphone=(self), geolocation=(), display-capture=()";
