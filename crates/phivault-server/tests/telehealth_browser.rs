@@ -348,6 +348,18 @@ async fn three_browsers_sframe_call_with_removal() {
     let e1 = vec![dev_a.as_str(), dev_p.as_str()];
     assert_tap_ciphertext_only("dr-a", &sa, &dev_p, &[(1, e1.clone())]);
     assert_tap_ciphertext_only("patient", &sp, &dev_a, &[(1, e1.clone())]);
+    // Audio goes through the same transforms: opened, and SFrame-only on the wire.
+    for (name, s, from) in [("dr-a", &sa, &dev_p), ("patient", &sp, &dev_a)] {
+        let audio = &s["worker"]["recv"][format!("{from}/audio")];
+        assert!(u(&audio["opened"]) > 0, "{name}: no audio opened: {audio}");
+        assert_eq!(u(&audio["tap"]["unparsed"]), 0, "{name}: {audio}");
+        let kids = audio["tap"]["kids"].as_object().unwrap();
+        assert!(
+            kids.keys()
+                .all(|k| *k == format!("1:{}", index_in(&e1, from))),
+            "{name}: audio under another key: {audio}"
+        );
+    }
     for (name, s) in [("dr-a", &sa), ("patient", &sp)] {
         let send = &s["worker"]["send"]["video"];
         assert!(
