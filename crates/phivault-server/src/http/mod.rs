@@ -13,6 +13,7 @@ mod keys;
 mod records;
 mod request;
 pub mod telehealth;
+mod telehealth_page;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -518,6 +519,36 @@ pub const ROUTES: &[RouteSpec] = &[
         path: "/v1/telehealth/sessions/{id}/signal",
         public: false,
     },
+    RouteSpec {
+        method: "GET",
+        path: "/telehealth/",
+        public: true,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/telehealth/app.js",
+        public: true,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/telehealth/worker.js",
+        public: true,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/telehealth/style.css",
+        public: true,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/telehealth/pkg/phivault_telehealth_wasm.js",
+        public: true,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/telehealth/pkg/phivault_telehealth_wasm_bg.wasm",
+        public: true,
+    },
 ];
 
 fn handler(spec: &RouteSpec) -> Option<MethodRouter<AppState>> {
@@ -559,6 +590,7 @@ fn handler(spec: &RouteSpec) -> Option<MethodRouter<AppState>> {
             delete(telehealth::remove_participant)
         }
         ("GET", "/v1/telehealth/sessions/{id}/signal") => get(telehealth::signal),
+        ("GET", p) if p.starts_with("/telehealth/") => get(telehealth_page::serve),
         _ => return None,
     })
 }
