@@ -74,6 +74,7 @@ fn url_end(l: &[u8], mut e: usize) -> usize {
 
 /// `scheme://host...` for web schemes, or `www.host...`, at token start `s`
 /// (called by the engine for lowercase tokens starting `h`, `f`, `s`, `w`).
+#[inline(never)]
 pub(super) fn url_at(l: &[u8], s: usize) -> Option<usize> {
     let n = l
         .get(s..)
@@ -134,4 +135,101 @@ pub(super) fn ipv6_at(l: &[u8], s: usize) -> Option<usize> {
     }
     let addr = std::str::from_utf8(cand).ok()?.parse::<Ipv6Addr>().ok()?;
     (!addr.is_loopback() && !addr.is_unspecified()).then_some(e)
+}
+
+/// True when the run of hex digits, `:` and `.` around `p` holds a digit
+/// (an address is such a run and must hold one: `crate::detect` is none).
+pub(super) fn v6_run_has_digit(l: &[u8], p: usize) -> bool {
+    let v6 = |b: &u8| b.is_ascii_hexdigit() || matches!(b, b':' | b'.');
+    let before = l.get(..p).unwrap_or_default();
+    let after = l.get(p..).unwrap_or_default();
+    before
+        .iter()
+        .rev()
+        .take_while(|b| v6(b))
+        .any(u8::is_ascii_digit)
+        || after.iter().take_while(|b| v6(b)).any(u8::is_ascii_digit)
+}
+
+/// True when `l` has seven colons in a row separated by groups of one to
+/// four hex digits (with a hex digit before the first and after the last;
+/// see [`ipv6_at`]), as a full eight-group address has. Times, JSON keys
+/// and MAC addresses fail this. The other way a line may hold an address,
+/// a `::` in a run holding a digit ([`v6_run_has_digit`]), is checked by
+/// the walk.
+pub(super) fn colon_chain(l: &[u8]) -> bool {
+    let mut run = 0;
+    let mut prev: Option<usize> = None;
+    for p in memchr::memchr_iter(b':', l) {
+        let next = at(l, p + 1);
+        let chained = prev.is_some_and(|q| {
+            let gap = l.get(q + 1..p).unwrap_or_default();
+            (1..=4).contains(&gap.len()) && gap.iter().all(u8::is_ascii_hexdigit)
+        });
+        run = if chained {
+            run + 1
+        } else {
+            usize::from(p > 0 && at(l, p - 1).is_ascii_hexdigit())
+        };
+        if run >= 7 && next.is_ascii_hexdigit() {
+            return true;
+        }
+        prev = Some(p);
+    }
+    false
+}
+
+/// Every IPv6 address in `l` (call only when the line may hold one): tried at
+/// each `::` not glued to a word and at each token start made of one to four
+/// hex digits followed by `:`, outside the `skips` (log timestamps).
+pub(super) fn ipv6s(l: &[u8], skips: &[(usize, usize)], out: &mut Vec<Finding>) {
+    // Every such position is a colon or at most four bytes before one, so
+    // only the bytes just before each colon are visited (in order).
+    let mut from = 0;
+    let mut skips = skips.iter().peekable();
+    while let Some(off) = memchr::memchr(b':', l.get(from..).unwrap_or_default()) {
+        let c = from + off;
+        let mut i = from.max(c.saturating_sub(4));
+        from = c + 1;
+        while i <= c {
+            while skips.next_if(|(_, e)| *e <= i).is_some() {}
+            if let Some(&&(s, e)) = skips.peek()
+                && s <= i
+            {
+                // Inside a skipped timestamp: resume after it.
+                i = e;
+                from = from.max(e);
+                continue;
+            }
+            if ipv6_try_here(l, i)
+                && let Some(end) = ipv6_at(l, i)
+            {
+                out.push(Finding {
+                    kind: Kind::Ipv6,
+                    start: i,
+                    end,
+                });
+                from = end;
+                break;
+            }
+            i += 1;
+        }
+    }
+}
+
+fn ipv6_try_here(l: &[u8], i: usize) -> bool {
+    if i > 0 && alnum(at(l, i - 1)) {
+        return false;
+    }
+    if at(l, i) == b':' {
+        return at(l, i + 1) == b':';
+    }
+    let g = l
+        .get(i..)
+        .unwrap_or_default()
+        .iter()
+        .take(5)
+        .take_while(|x| x.is_ascii_hexdigit())
+        .count();
+    (1..=4).contains(&g) && at(l, i + g) == b':'
 }
