@@ -40,9 +40,9 @@ const COMMON_WORDS: &[&str] = &[
     "chase", "ward", "bond", "best", "sharp", "hill", "stone", "rock", "miles", "major", "early",
     "love", "new", "north", "south", "west", "east", "max", "son", "day", "see", "don", "van",
     "lee", "ok", "dean", "carol", "ivy", "sky", "star", "storm", "iris", "penny", "general",
-    "power", "street", "house", "cross", "park", "mason", "parker", "cook", "baker", "key",
-    "else", "read", "set", "post", "get", "put", "patch", "file", "job", "user", "test",
-    "service", "client", "server", "worker", "queue", "cache",
+    "power", "street", "house", "cross", "park", "mason", "parker", "cook", "baker", "key", "else",
+    "read", "set", "post", "get", "put", "patch", "file", "job", "user", "test", "service",
+    "client", "server", "worker", "queue", "cache",
 ];
 
 /// Census surnames that in logs are mostly the second word of a place
@@ -260,7 +260,10 @@ mod tests {
         assert_ne!(l.flags(b"Sept") & MONTH, 0);
         assert_eq!(l.flags(b"Septe"), 0);
         // `may` is a first name, a common word and a month.
-        assert_eq!(l.flags(b"May") & (FIRST | COMMON | MONTH), FIRST | COMMON | MONTH);
+        assert_eq!(
+            l.flags(b"May") & (FIRST | COMMON | MONTH),
+            FIRST | COMMON | MONTH
+        );
         assert_eq!(l.flags(b"xq"), 0);
         assert_eq!(l.flags(b""), 0);
         assert_eq!(l.flags(b"ma1ia"), 0);
@@ -270,9 +273,16 @@ mod tests {
     fn every_listed_name_is_found() {
         let l = lexicon();
         for (text, flag) in [(FIRST_NAMES, FIRST), (LAST_NAMES, LAST)] {
-            for w in text.lines().filter(|w| !w.starts_with('#') && !w.is_empty()) {
+            for w in text
+                .lines()
+                .filter(|w| !w.starts_with('#') && !w.is_empty())
+            {
                 assert_eq!(l.flags(w.as_bytes()) & flag, flag, "{w}");
-                assert_eq!(l.flags(w.to_ascii_uppercase().as_bytes()) & flag, flag, "{w}");
+                assert_eq!(
+                    l.flags(w.to_ascii_uppercase().as_bytes()) & flag,
+                    flag,
+                    "{w}"
+                );
             }
         }
     }

@@ -196,7 +196,10 @@ fn open_start(l: &[u8], p: usize) -> bool {
         return true;
     }
     let q = at(l, p - 1);
-    !alnum(q) && !(matches!(q, b'.' | b'-' | b'/' | b':') && p >= 2 && at(l, p - 2).is_ascii_digit())
+    if alnum(q) {
+        return false;
+    }
+    !(matches!(q, b'.' | b'-' | b'/' | b':') && p >= 2 && at(l, p - 2).is_ascii_digit())
 }
 
 fn vin_char(b: u8) -> bool {
