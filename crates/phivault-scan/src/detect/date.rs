@@ -15,6 +15,13 @@ use crate::kind::Kind;
 
 /// The length of a month name (`Mar`, `March`, `Sept`) at `s`, if any.
 pub(super) fn month_name(l: &[u8], s: usize) -> Option<usize> {
+    // Every month name starts with one of these letters.
+    if !matches!(
+        at(l, s) | 0x20,
+        b'j' | b'f' | b'm' | b'a' | b's' | b'o' | b'n' | b'd'
+    ) {
+        return None;
+    }
     let word_len = l
         .get(s..)
         .unwrap_or_default()

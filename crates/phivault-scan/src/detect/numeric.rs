@@ -295,14 +295,21 @@ fn ipv4(l: &[u8], s: usize) -> Option<usize> {
     let mut p = s;
     let mut oct = [0u32; 4];
     for (idx, o) in oct.iter_mut().enumerate() {
-        let r = run(l, p);
-        if r == 0 || r > 3 {
+        // One to three digits (a fourth one fails).
+        let mut r = 0;
+        let mut v = 0u32;
+        while r < 4 {
+            let b = at(l, p + r);
+            if !b.is_ascii_digit() {
+                break;
+            }
+            v = v * 10 + u32::from(b - b'0');
+            r += 1;
+        }
+        if r == 0 || r > 3 || v > 255 {
             return None;
         }
-        *o = num(l, p, r)?;
-        if *o > 255 {
-            return None;
-        }
+        *o = v;
         p += r;
         if idx < 3 {
             if at(l, p) != b'.' {
