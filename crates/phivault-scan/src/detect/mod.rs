@@ -9,8 +9,8 @@
 //! capitalized words the name and month-first date ones, lowercase tokens
 //! that can begin a URL scheme (`ht`, `ft`, `sf`, `ws`, `ww`) the URL one.
 //! The same walk counts colons, so hex groups and `::` are tried as IPv6 in
-//! a second pass only on lines that can hold an address; `@` is found with
-//! `memchr` by the email detector.
+//! a second pass only on lines that can hold an address; emails are tried
+//! at each `@` the walk reaches.
 
 mod date;
 mod lexicon;
@@ -120,9 +120,6 @@ impl Detectors {
         let colons = walk::walk(line, k, out);
         if k.contains(Kind::Ipv6) && colons.may_hold_ipv6(line) {
             net::ipv6s(line, colons.skips(), out);
-        }
-        if k.contains(Kind::Email) {
-            net::emails(line, out);
         }
         let any = self.any_pattern.as_ref().is_none_or(|re| re.is_match(line));
         for (kind, re) in self.patterns.iter().filter(|_| any) {

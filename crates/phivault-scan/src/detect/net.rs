@@ -1,5 +1,6 @@
-//! Email, URL and IPv6 detectors, triggered by sparse bytes found with
-//! `memchr`.
+//! Email, URL and IPv6 detectors: emails at the `@` the walk reaches,
+//! URLs at scheme words, IPv6 in a second pass over lines that can hold an
+//! address.
 
 use super::{Finding, alnum, at};
 use crate::kind::Kind;
@@ -13,47 +14,38 @@ fn domain_char(b: u8) -> bool {
     alnum(b) || matches!(b, b'.' | b'-')
 }
 
-/// `local@domain.tld` with an alphabetic TLD of two or more letters.
-pub(super) fn emails(l: &[u8], out: &mut Vec<Finding>) {
-    let mut from = 0;
-    while let Some(off) = memchr::memchr(b'@', l.get(from..).unwrap_or_default()) {
-        let a = from + off;
-        from = a + 1;
-        let mut s = a;
-        while s > 0 && local_char(at(l, s - 1)) {
-            s -= 1;
-        }
-        while s < a && !alnum(at(l, s)) {
-            s += 1;
-        }
-        if s == a {
-            continue;
-        }
-        let mut e = a + 1;
-        while domain_char(at(l, e)) {
-            e += 1;
-        }
-        while e > a + 1 && !alnum(at(l, e - 1)) {
-            e -= 1;
-        }
-        let domain = l.get(a + 1..e).unwrap_or_default();
-        let Some(dot) = memchr::memrchr(b'.', domain) else {
-            continue;
-        };
-        let tld = domain.get(dot + 1..).unwrap_or_default();
-        if tld.len() < 2 || !tld.iter().all(u8::is_ascii_alphabetic) || domain.contains(&b'@') {
-            continue;
-        }
-        if domain.windows(2).any(|w| w == b"..") || at(l, a + 1) == b'.' {
-            continue;
-        }
-        out.push(Finding {
-            kind: Kind::Email,
-            start: s,
-            end: e,
-        });
-        from = e;
+/// The email around the `@` at `a`, as `(start, end)`: `local@domain.tld`
+/// with an alphabetic TLD of two or more letters. The walk calls this at
+/// every `@` it reaches (one inside an earlier match is not reached).
+#[inline(never)]
+pub(super) fn email_at(l: &[u8], a: usize) -> Option<(usize, usize)> {
+    let mut s = a;
+    while s > 0 && local_char(at(l, s - 1)) {
+        s -= 1;
     }
+    while s < a && !alnum(at(l, s)) {
+        s += 1;
+    }
+    if s == a {
+        return None;
+    }
+    let mut e = a + 1;
+    while domain_char(at(l, e)) {
+        e += 1;
+    }
+    while e > a + 1 && !alnum(at(l, e - 1)) {
+        e -= 1;
+    }
+    let domain = l.get(a + 1..e).unwrap_or_default();
+    let dot = memchr::memrchr(b'.', domain)?;
+    let tld = domain.get(dot + 1..).unwrap_or_default();
+    if tld.len() < 2 || !tld.iter().all(u8::is_ascii_alphabetic) {
+        return None;
+    }
+    if domain.windows(2).any(|w| w == b"..") || at(l, a + 1) == b'.' {
+        return None;
+    }
+    Some((s, e))
 }
 
 const SCHEMES: [&[u8]; 7] = [b"http", b"https", b"ftp", b"ftps", b"sftp", b"ws", b"wss"];

@@ -43,12 +43,12 @@ pub(super) fn word_at(l: &[u8], base: usize) -> u64 {
 }
 
 /// SWAR classification of eight bytes: the high bit of each lane is set
-/// for (alphanumerics, `:`). For an ASCII lane `x`,
+/// for (alphanumerics, `:`, `@` or `` ` ``). For an ASCII lane `x`,
 /// `(x | 0x80) - c` has its high bit set exactly when `x >= c`, and no
 /// lane borrows from its neighbour since `x | 0x80 >= c`; non-ASCII lanes
 /// are masked out.
 #[inline(always)]
-fn classify8(w: u64) -> (u64, u64) {
+fn classify8(w: u64) -> (u64, u64, u64) {
     let ascii = !w & HIGH;
     let v = w | HIGH;
     let ge = |c: u8| v.wrapping_sub(lanes(c));
@@ -57,8 +57,11 @@ fn classify8(w: u64) -> (u64, u64) {
     let colon = colon_up & !ge(b';');
     // Case-folded: `x | 0x20` is a lowercase letter exactly for letters.
     let f = w | lanes(0x20) | HIGH;
-    let alpha = f.wrapping_sub(lanes(b'a')) & !f.wrapping_sub(lanes(b'{'));
-    ((digit | alpha) & ascii, colon & ascii)
+    let ge_a = f.wrapping_sub(lanes(b'a'));
+    let alpha = ge_a & !f.wrapping_sub(lanes(b'{'));
+    // `@` and `` ` `` fold to 0x60, just below `a`.
+    let at_sign = f.wrapping_sub(lanes(0x60)) & !ge_a;
+    ((digit | alpha) & ascii, colon & ascii, at_sign & ascii)
 }
 
 /// The high-bit lanes of `w` that are not ASCII digits.
@@ -69,15 +72,19 @@ pub(super) fn non_digits8(w: u64) -> u64 {
     !digit & HIGH
 }
 
-/// Bytes that may start something: digits, capitals, and the
-/// first letters of the URL schemes (`http`, `ftp`, `sftp`, `ws`, `www`).
+/// Bytes that may start something: digits, capitals, the first letters of
+/// the URL schemes (`http`, `ftp`, `sftp`, `ws`, `www`), and `@` (the
+/// middle of an email).
 #[allow(clippy::indexing_slicing, reason = "const construction, i < 256")]
 static STARTS: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 256 {
         let b = i as u8;
-        t[i] = matches!(b, b'0'..=b'9' | b'A'..=b'Z' | b'h' | b's' | b'w' | b'f');
+        t[i] = matches!(
+            b,
+            b'0'..=b'9' | b'A'..=b'Z' | b'h' | b's' | b'w' | b'f' | b'@'
+        );
         i += 1;
     }
     t
@@ -138,7 +145,7 @@ pub(super) fn walk(l: &[u8], k: KindSet, out: &mut Vec<Finding>) -> Colons {
     let mut base = 0usize;
     while base < n {
         let w = word_at(l, base);
-        let (alnum8, colon) = classify8(w);
+        let (alnum8, colon, at_sign) = classify8(w);
         let prev_alnum = (alnum8 << 8) | (carry >> 56);
         if colon != 0 {
             let mut double = colon & ((colon << 8) | (colon_carry >> 56));
@@ -154,7 +161,7 @@ pub(super) fn walk(l: &[u8], k: KindSet, out: &mut Vec<Finding>) -> Colons {
         }
         carry = alnum8;
         colon_carry = colon;
-        let mut cand = alnum8 & !prev_alnum;
+        let mut cand = (alnum8 & !prev_alnum) | at_sign;
         if next < base + 8 {
             while cand != 0 {
                 let bit = cand.trailing_zeros();
@@ -254,6 +261,18 @@ fn candidate(
             } else {
                 Hit::None
             }
+        }
+        b'@' => {
+            if !k.contains(Kind::Email) {
+                return None;
+            }
+            let (start, end) = net::email_at(l, i)?;
+            out.push(Finding {
+                kind: Kind::Email,
+                start,
+                end,
+            });
+            return Some(end);
         }
         // Schemes `http(s)`, `ftp(s)`, `sftp`, `ws(s)` and `www.`: the second
         // letter already rules out most words.
