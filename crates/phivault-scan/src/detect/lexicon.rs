@@ -229,9 +229,9 @@ impl Lexicon {
         if w.len() <= PACKED_MAX {
             return 0;
         }
-        let lower = w.to_ascii_lowercase();
+        // Compared lowercased on the fly (no allocation on this path).
         self.long
-            .binary_search_by(|(x, _)| x.as_slice().cmp(&lower))
+            .binary_search_by(|(x, _)| x.iter().copied().cmp(w.iter().map(u8::to_ascii_lowercase)))
             .ok()
             .and_then(|i| self.long.get(i))
             .map_or(0, |(_, f)| *f)

@@ -152,9 +152,18 @@ pub(crate) fn vin_ok(v: &[u8]) -> bool {
 #[inline(never)]
 pub(super) fn at_start(l: &[u8], s: usize, k: KindSet) -> Hit {
     let clen = capitalized(l, s);
-    // A month-first date, a name pair and a title all go on after the word
-    // with a space or `.`.
-    if clen == 0 || !matches!(at(l, s + clen), b' ' | b'.') {
+    if clen == 0 {
+        return Hit::None;
+    }
+    // What may follow: a capitalized word (a name pair), a day of the month
+    // (`Mar 3`, `Mar. 3`), or anything after a title (`Dr.`, `Mr`). Most
+    // capitalized words in logs are none of these and skip the lookup.
+    let (nx, nx1) = (at(l, s + clen), at(l, s + clen + 1));
+    let pair = nx == b' ' && nx1.is_ascii_uppercase();
+    let day = (nx == b' ' && nx1.is_ascii_digit())
+        || (nx == b'.' && nx1 == b' ' && at(l, s + clen + 2).is_ascii_digit());
+    let title = clen <= 4 && matches!(at(l, s), b'D' | b'M') && matches!(nx, b' ' | b'.');
+    if !(pair || day || title) {
         return Hit::None;
     }
     let flags = lexicon().flags(l.get(s..s + clen).unwrap_or_default());
