@@ -175,12 +175,11 @@ pub(super) fn walk(l: &[u8], k: KindSet, out: &mut Vec<Finding>) -> Colons {
                 if pos < next {
                     continue;
                 }
-                let found = out.len();
                 if let Some(end) = candidate(l, pos, b, next, k, out) {
-                    if out.len() == found {
-                        colons.skip(pos, end);
+                    if end & SKIPPED != 0 {
+                        colons.skip(pos, end & !SKIPPED);
                     }
-                    next = end;
+                    next = end & !SKIPPED;
                 }
             }
         }
@@ -188,6 +187,10 @@ pub(super) fn walk(l: &[u8], k: KindSet, out: &mut Vec<Finding>) -> Colons {
     }
     colons
 }
+
+/// Set in the offset [`candidate`] returns when the span was skipped (a log
+/// timestamp), not found; offsets are far below it.
+const SKIPPED: usize = 1 << (usize::BITS - 1);
 
 /// True when a digit at token start `s` (so after a non-alphanumeric
 /// byte) begins a number, not the tail of a longer one (`1.2.3`, `12-34`).
@@ -216,7 +219,7 @@ fn vin_char(b: u8) -> bool {
 /// Tries the detectors at token start `i`, whose byte is `b`; `next` is
 /// where the walk stands (a `(` or `+` before `i` is tried only at or
 /// after it). Returns the offset the walk resumes from when something was
-/// found or skipped.
+/// found or skipped (then with [`SKIPPED`] set).
 ///
 /// Inlined into the walk, so it does the cheap rejections itself and calls
 /// out only for the validators.
@@ -294,7 +297,7 @@ fn candidate(
             });
             Some(end)
         }
-        Hit::Skip(end) => Some(end),
+        Hit::Skip(end) => Some(end | SKIPPED),
         Hit::None => None,
     }
 }
