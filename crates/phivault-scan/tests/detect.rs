@@ -131,7 +131,11 @@ fn engine_edge_cases() {
     assert_eq!(found("mac aa:bb:cc:dd:ee:01 at 10:22:03"), vec![]);
 
     // Emails: at every `@` outside earlier matches.
-    one("to j.doe@mail.example.org.", Kind::Email, "j.doe@mail.example.org");
+    one(
+        "to j.doe@mail.example.org.",
+        Kind::Email,
+        "j.doe@mail.example.org",
+    );
     assert_eq!(
         found("a@b.example.com c@d.example.com"),
         vec![
