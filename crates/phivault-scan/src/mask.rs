@@ -70,17 +70,41 @@ pub fn mask(kind: Kind, value: &[u8]) -> String {
 
 /// 1-based column, counted in characters, of byte offset `start` in `line`.
 pub fn column(line: &[u8], start: usize) -> usize {
-    line.get(..start)
-        .unwrap_or_default()
+    let prefix = line.get(..start).unwrap_or_default();
+    // UTF-8 continuation bytes (`10xxxxxx`) are not characters; counted
+    // eight at a time: bit 7 set and bit 6 clear, lane bits summed into the
+    // top byte by the multiplication.
+    let mut continuations = 0usize;
+    let mut chunks = prefix.chunks_exact(8);
+    for ch in chunks.by_ref() {
+        let w = u64::from_le_bytes(<[u8; 8]>::try_from(ch).unwrap_or_default());
+        let m = w & !(w << 1) & 0x8080_8080_8080_8080;
+        continuations += ((m >> 7).wrapping_mul(0x0101_0101_0101_0101) >> 56) as usize;
+    }
+    continuations += chunks
+        .remainder()
         .iter()
-        .filter(|&&b| (b & 0xC0) != 0x80)
-        .count()
-        + 1
+        .filter(|&&b| (b & 0xC0) == 0x80)
+        .count();
+    prefix.len() - continuations + 1
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn columns_count_characters() {
+        let naive = |l: &[u8], s: usize| l[..s].iter().filter(|&&b| (b & 0xC0) != 0x80).count() + 1;
+        let line = "héllo wörld — ünïcode 日本語 and ascii tail 0123456789".as_bytes();
+        for s in 0..=line.len() {
+            assert_eq!(column(line, s), naive(line, s), "{s}");
+        }
+        assert_eq!(column(b"abc", 0), 1);
+        assert_eq!(column(b"abc", 2), 3);
+        // Past the end: the whole line.
+        assert_eq!(column(b"abc", 9), 1);
+    }
 
     #[test]
     fn masks_keep_little() {

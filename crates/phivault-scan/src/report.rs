@@ -87,9 +87,10 @@ impl ScanSummary {
         }
     }
 
-    pub(crate) fn count(&mut self, kind: Kind) {
-        self.findings += 1;
-        *self.by_kind.entry(kind.as_str()).or_insert(0) += 1;
+    /// Adds `n` reported findings of `kind`.
+    pub(crate) fn count(&mut self, kind: Kind, n: u64) {
+        self.findings += n;
+        *self.by_kind.entry(kind.as_str()).or_insert(0) += n;
     }
 
     /// Adds another summary's totals (for parallel scans).

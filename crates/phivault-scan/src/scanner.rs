@@ -28,6 +28,9 @@ pub(crate) struct Engine<'a> {
     findings: Vec<Finding>,
     redacted: String,
     ordinals: Vec<(crate::Kind, usize)>,
+    /// Findings per kind (index `Kind as usize`) not yet added to
+    /// `summary.by_kind` (a map, too slow to update per finding).
+    per_kind: [u64; crate::Kind::ALL.len()],
     pub(crate) reporter: Reporter<'a>,
     pub(crate) summary: ScanSummary,
 }
@@ -45,6 +48,7 @@ impl<'a> Engine<'a> {
             findings: Vec::with_capacity(16),
             redacted: String::new(),
             ordinals: Vec::new(),
+            per_kind: [0; crate::Kind::ALL.len()],
             reporter: Reporter::new(out, opts.format),
             summary: ScanSummary::default(),
         }
@@ -74,6 +78,12 @@ impl<'a> Engine<'a> {
             }
             lineno += 1;
             start = end + 1;
+        }
+        for (kind, n) in crate::Kind::ALL.iter().zip(self.per_kind.iter_mut()) {
+            if *n > 0 {
+                self.summary.count(*kind, *n);
+                *n = 0;
+            }
         }
         let lines = lineno - first_line;
         self.summary.lines += lines;
@@ -108,7 +118,9 @@ impl<'a> Engine<'a> {
                 }
                 entry = Some(fp);
             }
-            self.summary.count(f.kind);
+            if let Some(n) = self.per_kind.get_mut(f.kind as usize) {
+                *n += 1;
+            }
             if let (true, Some(fp)) = (self.opts.collect_baseline, entry) {
                 self.summary.baseline_entries.push(BaselineEntry {
                     fingerprint: fp,

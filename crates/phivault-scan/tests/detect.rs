@@ -90,3 +90,79 @@ fn kinds_can_be_switched_off() {
     d.detect(b"from 203.0.113.7", &mut out);
     assert!(out.is_empty());
 }
+
+/// Cases that exercise the engine's shortcuts: a `(`/`+` phone tried at its
+/// first digit, the IPv6 pass and its gate, emails at the `@` the walk
+/// reaches, capitalized words that skip the lexicon, long census names.
+#[test]
+fn engine_edge_cases() {
+    // `(` and `+` after a separator, after a previous finding, glued.
+    one("tel:(617) 555-0123", Kind::Phone, "(617) 555-0123");
+    one("[+1 617 555 0123]", Kind::Phone, "+1 617 555 0123");
+    assert_eq!(
+        found("ssn=123-45-6789 (617) 555-0123"),
+        vec![
+            (Kind::Ssn, "123-45-6789".to_owned()),
+            (Kind::Phone, "(617) 555-0123".to_owned())
+        ]
+    );
+    assert_eq!(found("x(617) 555-0123"), vec![]);
+    // A failed `(` leaves its digits to the other detectors.
+    one("(03/04/1961)", Kind::Date, "03/04/1961");
+
+    // IPv6: `::` with a digit, eight groups, not inside a log timestamp,
+    // not from Rust paths alone.
+    one(
+        "at phivault::api::Error from fe80::1ff:fe23:4567:890a",
+        Kind::Ipv6,
+        "fe80::1ff:fe23:4567:890a",
+    );
+    one(
+        "peer 2001:0db8:85a3:0000:0000:8a2e:0370:7334 closed",
+        Kind::Ipv6,
+        "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+    );
+    assert_eq!(found("at phivault::api::Error and std::io"), vec![]);
+    assert_eq!(found("time=2024-09-15T22:32::5 level=info"), vec![]);
+    assert_eq!(
+        found("2024-09-15T22:32:05Z client=2001:db8::7"),
+        vec![(Kind::Ipv6, "2001:db8::7".to_owned())]
+    );
+    assert_eq!(found("mac aa:bb:cc:dd:ee:01 at 10:22:03"), vec![]);
+
+    // Emails: at every `@` outside earlier matches.
+    one(
+        "to j.doe@mail.example.org.",
+        Kind::Email,
+        "j.doe@mail.example.org",
+    );
+    assert_eq!(
+        found("a@b.example.com c@d.example.com"),
+        vec![
+            (Kind::Email, "a@b.example.com".to_owned()),
+            (Kind::Email, "c@d.example.com".to_owned())
+        ]
+    );
+    one(
+        "see https://user@example.com/x",
+        Kind::Url,
+        "https://user@example.com/x",
+    );
+    assert_eq!(found("@ alone, x@y, `quoted` and @@"), vec![]);
+
+    // Capitalized words: names, titles and month-first dates still found
+    // when the lexicon is skipped for the other words.
+    one("Linux x86_64 by Maria Garcia", Kind::Name, "Maria Garcia");
+    one("ask Mr Nguyen", Kind::Name, "Mr Nguyen");
+    one("born Mar. 3, 1961", Kind::Date, "Mar. 3, 1961");
+    one("born March 3rd, 1961", Kind::Date, "March 3rd, 1961");
+    assert_eq!(found("Connection reset by Peer Review"), vec![]);
+
+    // Census names longer than the lexicon's packed keys.
+    one("by Maria Hollingsworth", Kind::Name, "Maria Hollingsworth");
+    assert_eq!(found("by Maria Hollingsworths"), vec![]);
+
+    // VINs starting with a digit or a capital.
+    one("vin=1M8GDM9AXKP042788", Kind::Vin, "1M8GDM9AXKP042788");
+    one("vin 2T1BURHE0JC014568;", Kind::Vin, "2T1BURHE0JC014568");
+}

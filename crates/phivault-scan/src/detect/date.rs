@@ -8,30 +8,20 @@
 //! which is how date-only values such as birth dates get serialized. Syslog's
 //! `Mar  1 10:22:03` has no year and never matches.
 
+use super::lexicon::{MONTH, lexicon};
 use super::numeric::{num, right_ok, run};
 use super::{Hit, alnum, at};
 use crate::kind::Kind;
 
-const MONTHS: [&[u8]; 12] = [
-    b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec",
-];
-const FULL: [&[u8]; 12] = [
-    b"january",
-    b"february",
-    b"march",
-    b"april",
-    b"may",
-    b"june",
-    b"july",
-    b"august",
-    b"september",
-    b"october",
-    b"november",
-    b"december",
-];
-
 /// The length of a month name (`Mar`, `March`, `Sept`) at `s`, if any.
 pub(super) fn month_name(l: &[u8], s: usize) -> Option<usize> {
+    // Every month name starts with one of these letters.
+    if !matches!(
+        at(l, s) | 0x20,
+        b'j' | b'f' | b'm' | b'a' | b's' | b'o' | b'n' | b'd'
+    ) {
+        return None;
+    }
     let word_len = l
         .get(s..)
         .unwrap_or_default()
@@ -42,9 +32,7 @@ pub(super) fn month_name(l: &[u8], s: usize) -> Option<usize> {
         return None;
     }
     let w = l.get(s..s + word_len)?;
-    let eq = |name: &[u8]| name.len() == w.len() && name.eq_ignore_ascii_case(w);
-    let ok = MONTHS.iter().any(|m| eq(m)) || FULL.iter().any(|m| eq(m)) || eq(b"sept");
-    ok.then_some(word_len)
+    (lexicon().flags(w) & MONTH != 0).then_some(word_len)
 }
 
 fn year_ok(y: u32) -> bool {

@@ -3,29 +3,37 @@
 //! fails within a few bytes on the common non-matches (ports, durations,
 //! counters).
 
+use super::walk::{non_digits8, word_at};
 use super::{Hit, alnum, at, context_before, date};
 use crate::kind::{Kind, KindSet};
 use phivault_core::validate::ssn_area_never_issued;
 
+/// The value of exactly `n` digits at `i` (`n` is at most 4 at every call,
+/// so the value fits easily).
 #[inline]
-fn dig(l: &[u8], i: usize) -> Option<u32> {
-    let b = at(l, i);
-    b.is_ascii_digit().then(|| u32::from(b - b'0'))
-}
-
-/// The value of exactly `n` digits at `i`.
 pub(super) fn num(l: &[u8], i: usize, n: usize) -> Option<u32> {
-    (0..n).try_fold(0u32, |acc, k| dig(l, i + k).map(|d| acc * 10 + d))
+    let mut v = 0u32;
+    for b in l.get(i..i + n)? {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.wrapping_mul(10).wrapping_add(u32::from(b - b'0'));
+    }
+    Some(v)
 }
 
 /// Number of consecutive digits from `i`.
-#[inline]
+#[inline(always)]
 pub(super) fn run(l: &[u8], i: usize) -> usize {
-    l.get(i..)
-        .unwrap_or_default()
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count()
+    // Eight bytes at a time: most runs end in the first word.
+    let mut n = 0;
+    loop {
+        let nd = non_digits8(word_at(l, i + n));
+        if nd != 0 {
+            return n + (nd.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
 }
 
 /// True when a number may end at `e`: not glued to a word or a longer number.
@@ -37,75 +45,111 @@ pub(super) fn right_ok(l: &[u8], e: usize) -> bool {
     !(matches!(b, b'-' | b'.' | b'/') && at(l, e + 1).is_ascii_digit())
 }
 
-/// Tries every digit-triggered detector at token start `s`.
-pub(super) fn at_start(l: &[u8], s: usize, k: KindSet) -> Hit {
-    match at(l, s) {
-        b'(' | b'+' => {
+/// False when no format can begin with a run of `r` digits followed by
+/// `sep` (the first test of [`at_digits`], made inline by the walk).
+#[inline(always)]
+pub(super) fn worth_trying(r: usize, sep: u8) -> bool {
+    match r {
+        1 | 2 => matches!(sep, b'/' | b'-' | b'.' | b' '),
+        3 => matches!(sep, b'.' | b'-' | b' '),
+        4 => matches!(sep, b'-' | b'/' | b' '),
+        5 | 9..=11 | 13..=19 => true,
+        _ => false,
+    }
+}
+
+/// Tries every digit-triggered detector at token start `s`, a digit whose
+/// run of digits is `r` long.
+///
+/// The first run's length and the byte after it decide which formats can
+/// still match (each validator re-checks its format exactly; this only
+/// avoids calling the ones that cannot): ports, counters, times and
+/// versions fail at once. Among the formats that can, the order is date,
+/// IPv4, SSN, phone, card, then bare numbers after a keyword.
+#[inline(never)]
+pub(super) fn at_digits(l: &[u8], s: usize, r: usize, k: KindSet) -> Hit {
+    let sep = at(l, s + r);
+    match r {
+        1 | 2 => {
+            if !matches!(sep, b'/' | b'-' | b'.' | b' ') {
+                return Hit::None;
+            }
+            if k.contains(Kind::Date) {
+                match date::numeric(l, s, r) {
+                    Hit::None => {}
+                    h => return h,
+                }
+            }
+            if sep == b'.'
+                && k.contains(Kind::Ipv4)
+                && let Some(e) = ipv4(l, s)
+            {
+                return Hit::Found(Kind::Ipv4, e);
+            }
+            // `1-617-555-0123`, `1 617 555 0123`, `1.617.555.0123`.
+            if r == 1
+                && sep != b'/'
+                && at(l, s) == b'1'
+                && k.contains(Kind::Phone)
+                && let Some(e) = phone(l, s)
+            {
+                return Hit::Found(Kind::Phone, e);
+            }
+            Hit::None
+        }
+        3 => {
+            if !matches!(sep, b'.' | b'-' | b' ') {
+                return Hit::None;
+            }
+            if sep == b'.'
+                && k.contains(Kind::Ipv4)
+                && let Some(e) = ipv4(l, s)
+            {
+                return Hit::Found(Kind::Ipv4, e);
+            }
+            if sep != b'.'
+                && k.contains(Kind::Ssn)
+                && let Some(e) = ssn_formatted(l, s)
+            {
+                return Hit::Found(Kind::Ssn, e);
+            }
             if k.contains(Kind::Phone)
                 && let Some(e) = phone(l, s)
             {
                 return Hit::Found(Kind::Phone, e);
             }
-            return Hit::None;
+            Hit::None
         }
-        _ => {}
+        4 => {
+            if matches!(sep, b'-' | b'/') && k.contains(Kind::Date) {
+                match date::numeric(l, s, r) {
+                    Hit::None => {}
+                    h => return h,
+                }
+            }
+            if matches!(sep, b'-' | b' ')
+                && k.contains(Kind::Card)
+                && let Some(e) = card(l, s)
+            {
+                return Hit::Found(Kind::Card, e);
+            }
+            Hit::None
+        }
+        13..=19 => match card(l, s) {
+            Some(e) if k.contains(Kind::Card) => Hit::Found(Kind::Card, e),
+            _ => Hit::None,
+        },
+        5 | 9 | 10 | 11 => bare(l, s, r, sep, k),
+        _ => Hit::None,
     }
-    at_digits(l, s, run(l, s), k)
 }
 
-/// [`at_start`] at a digit, whose run of digits is `r` long.
-pub(super) fn at_digits(l: &[u8], s: usize, r: usize, k: KindSet) -> Hit {
-    let sep = at(l, s + r);
-    // Which formats can still match, from the first run's length and the
-    // byte after it (each validator below re-checks this exactly; this only
-    // returns early when none can). Ports, counters, times and versions
-    // fail here.
-    let maybe = match r {
-        1 | 2 => matches!(sep, b'/' | b'-' | b'.' | b' '),
-        3 => matches!(sep, b'.' | b'-' | b' '),
-        4 => matches!(sep, b'-' | b'/' | b' '),
-        5 | 9 | 10 | 11 => true,
-        13..=19 => true,
-        _ => false,
-    };
-    if !maybe {
+/// Bare numbers only count with a keyword just before them (a ZIP code
+/// also after a state abbreviation).
+fn bare(l: &[u8], s: usize, r: usize, sep: u8, k: KindSet) -> Hit {
+    if !right_ok(l, s + r) && sep != b'-' {
         return Hit::None;
     }
-    if k.contains(Kind::Date) {
-        match date::numeric(l, s, r) {
-            Hit::None => {}
-            h => return h,
-        }
-    }
-    if r <= 3
-        && k.contains(Kind::Ipv4)
-        && at(l, s + r) == b'.'
-        && let Some(e) = ipv4(l, s)
-    {
-        return Hit::Found(Kind::Ipv4, e);
-    }
-    if r == 3
-        && k.contains(Kind::Ssn)
-        && let Some(e) = ssn_formatted(l, s)
-    {
-        return Hit::Found(Kind::Ssn, e);
-    }
-    if k.contains(Kind::Phone)
-        && (r == 3 || r == 1)
-        && let Some(e) = phone(l, s)
-    {
-        return Hit::Found(Kind::Phone, e);
-    }
-    if r >= 4
-        && k.contains(Kind::Card)
-        && let Some(e) = card(l, s)
-    {
-        return Hit::Found(Kind::Card, e);
-    }
-    if !right_ok(l, s + r) && !matches!(at(l, s + r), b'-') {
-        return Hit::None;
-    }
-    // Bare numbers only count with a keyword just before them.
     match r {
         9 if k.contains(Kind::Ssn)
             && right_ok(l, s + 9)
@@ -196,7 +240,7 @@ fn nanp(l: &[u8], s: usize) -> Option<usize> {
 }
 
 /// A phone number starting at `s` (a digit, `(` or `+`).
-fn phone(l: &[u8], s: usize) -> Option<usize> {
+pub(super) fn phone(l: &[u8], s: usize) -> Option<usize> {
     match at(l, s) {
         b'+' => {
             if at(l, s + 1) == b'1' {
@@ -251,14 +295,21 @@ fn ipv4(l: &[u8], s: usize) -> Option<usize> {
     let mut p = s;
     let mut oct = [0u32; 4];
     for (idx, o) in oct.iter_mut().enumerate() {
-        let r = run(l, p);
-        if r == 0 || r > 3 {
+        // One to three digits (a fourth one fails).
+        let mut r = 0;
+        let mut v = 0u32;
+        while r < 4 {
+            let b = at(l, p + r);
+            if !b.is_ascii_digit() {
+                break;
+            }
+            v = v * 10 + u32::from(b - b'0');
+            r += 1;
+        }
+        if r == 0 || r > 3 || v > 255 {
             return None;
         }
-        *o = num(l, p, r)?;
-        if *o > 255 {
-            return None;
-        }
+        *o = v;
         p += r;
         if idx < 3 {
             if at(l, p) != b'.' {
@@ -390,6 +441,23 @@ const STATES: &[&[u8; 2]] = &[
     b"GU", b"VI",
 ];
 
+/// True when `zip` or `postal` (any case) is among the 16 bytes before `s`.
+/// Most five-digit numbers are ports and pids: this is [`context_before`]
+/// specialized, one test per byte.
+fn zip_keyword_before(l: &[u8], s: usize) -> bool {
+    let win = l.get(s.saturating_sub(16)..s).unwrap_or_default();
+    win.iter().enumerate().any(|(p, &b)| {
+        // `| 0x20` maps only `Z`/`z` to `z` and `P`/`p` to `p`.
+        let rest: &[u8] = match b | 0x20 {
+            b'z' => b"ip",
+            b'p' => b"ostal",
+            _ => return false,
+        };
+        win.get(p + 1..p + 1 + rest.len())
+            .is_some_and(|t| t.eq_ignore_ascii_case(rest))
+    })
+}
+
 /// Five digits (or ZIP+4) after a state abbreviation (`MA 02139`) or a
 /// `zip`/`postal` keyword. Bare five-digit numbers are ports and counters.
 fn zip(l: &[u8], s: usize) -> Hit {
@@ -403,17 +471,13 @@ fn zip(l: &[u8], s: usize) -> Hit {
     }
     let state = s >= 3
         && at(l, s - 1) == b' '
-        && STATES.iter().any(|st| {
-            at(l, s - 3) == st[0] && at(l, s - 2) == st[1] && (s == 3 || !alnum(at(l, s - 4)))
-        });
-    // Most five-digit numbers are ports and pids: look for the keywords'
-    // letters before lowercasing the window.
-    let keyword_letters = l
-        .get(s.saturating_sub(16)..s)
-        .unwrap_or_default()
-        .iter()
-        .any(|&b| matches!(b | 0x20, b'z' | b'p'));
-    if state || (keyword_letters && context_before(l, s, 16, &[b"zip", b"postal"])) {
+        && at(l, s - 2).is_ascii_uppercase()
+        && at(l, s - 3).is_ascii_uppercase()
+        && (s == 3 || !alnum(at(l, s - 4)))
+        && STATES
+            .iter()
+            .any(|st| at(l, s - 3) == st[0] && at(l, s - 2) == st[1]);
+    if state || zip_keyword_before(l, s) {
         Hit::Found(Kind::Zip, e)
     } else {
         Hit::None

@@ -10,114 +10,49 @@
 //! common English words (`Will Wood`) are dropped, and so are place and
 //! organization names (`Virginia Beach`, `Washington Hospital Center`).
 
+use super::lexicon::{COMMON, FIRST, LAST, MONTH, PLACE_LAST, PLACE_NEXT, lexicon};
+use super::walk::word_at;
 use super::{Hit, alnum, at, date};
 use crate::kind::{Kind, KindSet};
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::OnceLock;
 
-static FIRST: &str = include_str!("../../data/first_names.txt");
-static LAST: &str = include_str!("../../data/last_names.txt");
-
-/// FNV-1a: the keys are public census words, so no DoS-resistant hash is
-/// needed, and this is several times faster than SipHash on short keys.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
+/// The high-bit lanes of `w` that are not ASCII lowercase letters.
+#[inline(always)]
+fn non_lower8(w: u64) -> u64 {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let v = w | HIGH;
+    let lower = v.wrapping_sub(0x6161_6161_6161_6161) & !v.wrapping_sub(0x7b7b_7b7b_7b7b_7b7b) & !w;
+    !lower & HIGH
 }
-
-type WordSet = HashSet<&'static [u8], BuildHasherDefault<Fnv>>;
-
-fn load(text: &'static str) -> WordSet {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(str::as_bytes)
-        .collect()
-}
-
-fn first_names() -> &'static WordSet {
-    static S: OnceLock<WordSet> = OnceLock::new();
-    S.get_or_init(|| load(FIRST))
-}
-
-fn last_names() -> &'static WordSet {
-    static S: OnceLock<WordSet> = OnceLock::new();
-    S.get_or_init(|| load(LAST))
-}
-
-/// English words that are also census names; a pair made only of these is
-/// not reported.
-const COMMON: &[&[u8]] = &[
-    b"will", b"may", b"june", b"grant", b"bill", b"mark", b"hope", b"rose", b"april", b"art",
-    b"page", b"long", b"young", b"white", b"brown", b"green", b"black", b"king", b"hall", b"wood",
-    b"case", b"price", b"lane", b"field", b"ray", b"joy", b"faith", b"summer", b"dawn", b"guy",
-    b"jack", b"frank", b"rich", b"chance", b"chase", b"ward", b"bond", b"best", b"sharp", b"hill",
-    b"stone", b"rock", b"miles", b"major", b"early", b"love", b"new", b"north", b"south", b"west",
-    b"east", b"max", b"son", b"day", b"see", b"don", b"van", b"lee", b"ok", b"dean", b"carol",
-    b"ivy", b"sky", b"star", b"storm", b"iris", b"penny", b"general", b"power", b"street",
-    b"house", b"cross", b"park", b"mason", b"parker", b"cook", b"baker", b"key", b"son", b"else",
-    b"read", b"set", b"post", b"get", b"put", b"patch", b"file", b"job", b"user", b"test",
-    b"service", b"client", b"server", b"worker", b"queue", b"cache",
-];
 
 /// Capitalized ASCII word (`Garcia`) at `s`: its length, or 0.
 fn capitalized(l: &[u8], s: usize) -> usize {
     if !at(l, s).is_ascii_uppercase() {
         return 0;
     }
-    let n = 1 + l
-        .get(s + 1..)
-        .unwrap_or_default()
-        .iter()
-        .take_while(|b| b.is_ascii_lowercase())
-        .count();
+    // The lowercase run after the capital, eight bytes at a time.
+    let mut n = 1;
+    loop {
+        let nl = non_lower8(word_at(l, s + n));
+        if nl != 0 {
+            n += (nl.trailing_zeros() / 8) as usize;
+            break;
+        }
+        n += 8;
+    }
     if !(2..=20).contains(&n) || alnum(at(l, s + n)) {
         return 0;
     }
     n
 }
 
-/// Looks the word up lowercased, through a stack buffer.
-fn in_set(set: &WordSet, w: &[u8]) -> bool {
-    let mut buf = [0u8; 20];
-    let Some(dst) = buf.get_mut(..w.len()) else {
-        return false;
-    };
-    for (d, b) in dst.iter_mut().zip(w) {
-        *d = b.to_ascii_lowercase();
-    }
-    set.contains(&*dst)
-}
-
-fn common(w: &[u8]) -> bool {
-    COMMON.iter().any(|c| c.eq_ignore_ascii_case(w))
-}
-
 /// The end of `First [M.] Last` starting at `s`, if it is one.
-fn name_pair(l: &[u8], s: usize, flen: usize) -> Option<usize> {
+fn name_pair(l: &[u8], s: usize, flen: usize, first: u8) -> Option<usize> {
     // The last name (or middle initial) is capitalized: checked before the
     // lookup, which costs more.
     if at(l, s + flen) != b' ' || !at(l, s + flen + 1).is_ascii_uppercase() {
         return None;
     }
-    let first = l.get(s..s + flen)?;
-    if !in_set(first_names(), first) {
+    if first & FIRST == 0 {
         return None;
     }
     let mut p = s + flen + 1;
@@ -132,11 +67,8 @@ fn name_pair(l: &[u8], s: usize, flen: usize) -> Option<usize> {
     if llen == 0 {
         return None;
     }
-    let last = l.get(p..p + llen)?;
-    if !in_set(last_names(), last) || (common(first) && common(last)) {
-        return None;
-    }
-    if PLACE_LAST.iter().any(|w| w.eq_ignore_ascii_case(last)) {
+    let last = lexicon().flags(l.get(p..p + llen)?);
+    if last & LAST == 0 || (first & last & COMMON != 0) || last & PLACE_LAST != 0 {
         return None;
     }
     // Hyphenated double last names: `Garcia-Lopez`.
@@ -153,51 +85,6 @@ fn name_pair(l: &[u8], s: usize, flen: usize) -> Option<usize> {
     Some(e)
 }
 
-/// Census surnames that in logs are mostly the second word of a place
-/// (`Virginia Beach`, `Jordan Valley`).
-const PLACE_LAST: &[&[u8]] = &[
-    b"beach", b"valley", b"harbour", b"harbor", b"springs", b"falls", b"heights", b"county",
-    b"city", b"bay", b"lake", b"river", b"port", b"power", b"island", b"creek",
-];
-
-/// Words that make the preceding capitalized pair a place or organization
-/// (`Washington Hospital Center`, `Dean Street clinic`).
-const PLACE_NEXT: &[&[u8]] = &[
-    b"clinic",
-    b"campus",
-    b"office",
-    b"center",
-    b"centre",
-    b"hospital",
-    b"street",
-    b"st",
-    b"avenue",
-    b"ave",
-    b"road",
-    b"rd",
-    b"county",
-    b"lab",
-    b"wing",
-    b"building",
-    b"hall",
-    b"university",
-    b"college",
-    b"school",
-    b"inc",
-    b"llc",
-    b"corp",
-    b"company",
-    b"bank",
-    b"medical",
-    b"health",
-    b"outage",
-    b"region",
-    b"regional",
-    b"station",
-    b"airport",
-    b"park",
-];
-
 fn followed_by_place(l: &[u8], p: usize) -> bool {
     let n = l
         .get(p..)
@@ -205,8 +92,7 @@ fn followed_by_place(l: &[u8], p: usize) -> bool {
         .iter()
         .take_while(|b| b.is_ascii_alphabetic())
         .count();
-    let w = l.get(p..p + n).unwrap_or_default();
-    PLACE_NEXT.iter().any(|x| x.eq_ignore_ascii_case(w))
+    lexicon().flags(l.get(p..p + n).unwrap_or_default()) & PLACE_NEXT != 0
 }
 
 const TITLES: &[&[u8]] = &[b"Dr", b"Mr", b"Mrs", b"Ms", b"Miss", b"Mx"];
@@ -226,7 +112,7 @@ fn titled(l: &[u8], s: usize, tlen: usize) -> Option<usize> {
     p += 1;
     let llen = capitalized(l, p);
     let last = l.get(p..p + llen)?;
-    (llen > 0 && in_set(last_names(), last)).then_some(p + llen)
+    (llen > 0 && lexicon().flags(last) & LAST != 0).then_some(p + llen)
 }
 
 /// ISO 3779 VIN check digit (position 9) over 17 characters.
@@ -263,28 +149,32 @@ pub(crate) fn vin_ok(v: &[u8]) -> bool {
 }
 
 /// Tries the capital-triggered detectors at word start `s`.
+#[inline(never)]
 pub(super) fn at_start(l: &[u8], s: usize, k: KindSet) -> Hit {
     let clen = capitalized(l, s);
     if clen == 0 {
         return Hit::None;
     }
-    // Month names start with one of these letters and are followed by a
-    // space or `.` (checked again by `month_first`).
-    if k.contains(Kind::Date)
-        && (3..=9).contains(&clen)
-        && matches!(
-            at(l, s),
-            b'J' | b'F' | b'M' | b'A' | b'S' | b'O' | b'N' | b'D'
-        )
-        && matches!(at(l, s + clen), b' ' | b'.')
-    {
+    // What may follow: a capitalized word (a name pair), a day of the month
+    // (`Mar 3`, `Mar. 3`), or anything after a title (`Dr.`, `Mr`). Most
+    // capitalized words in logs are none of these and skip the lookup.
+    let (nx, nx1) = (at(l, s + clen), at(l, s + clen + 1));
+    let pair = nx == b' ' && nx1.is_ascii_uppercase();
+    let day = (nx == b' ' && nx1.is_ascii_digit())
+        || (nx == b'.' && nx1 == b' ' && at(l, s + clen + 2).is_ascii_digit());
+    let title = clen <= 4 && matches!(at(l, s), b'D' | b'M') && matches!(nx, b' ' | b'.');
+    if !(pair || day || title) {
+        return Hit::None;
+    }
+    let flags = lexicon().flags(l.get(s..s + clen).unwrap_or_default());
+    if k.contains(Kind::Date) && flags & MONTH != 0 {
         match date::month_first(l, s) {
             Hit::None => {}
             h => return h,
         }
     }
     if k.contains(Kind::Name)
-        && let Some(e) = name_pair(l, s, clen).or_else(|| titled(l, s, clen))
+        && let Some(e) = name_pair(l, s, clen, flags).or_else(|| titled(l, s, clen))
     {
         return Hit::Found(Kind::Name, e);
     }
@@ -302,9 +192,14 @@ mod tests {
     }
 
     #[test]
-    fn lists_load() {
-        assert!(first_names().contains(b"maria".as_slice()));
-        assert!(last_names().contains(b"garcia".as_slice()));
-        assert!(!first_names().iter().any(|w| w.starts_with(b"#")));
+    fn capitalized_words() {
+        assert_eq!(capitalized(b"Garcia", 0), 6);
+        assert_eq!(capitalized(b"x Garcia-Lopez", 2), 6);
+        // Longer than one eight-byte word.
+        assert_eq!(capitalized(b"Abcdefghijklmnop qq", 0), 16);
+        assert_eq!(capitalized(b"GARCIA", 0), 0);
+        assert_eq!(capitalized(b"Garcia2", 0), 0);
+        assert_eq!(capitalized(b"A", 0), 0);
+        assert_eq!(capitalized(b"Abcdefghijklmnopqrstu", 0), 0);
     }
 }

@@ -1,0 +1,356 @@
+//! The candidate pass: one walk over the line, eight bytes at a time (SWAR
+//! over `u64`), that finds the token starts where a validator may match,
+//! and gathers the colon evidence the IPv6 pass needs (so that pass runs
+//! only on the rare lines that can hold an address). A phone number that
+//! begins with `(` or `+` is tried at its first digit, which is always a
+//! token start.
+
+use super::{Finding, Hit, alnum, at, net, numeric, words};
+use crate::kind::{Kind, KindSet};
+
+/// Repeats a byte in every lane of a `u64`.
+const fn lanes(b: u8) -> u64 {
+    0x0101_0101_0101_0101 * b as u64
+}
+
+const HIGH: u64 = lanes(0x80);
+
+/// The eight bytes from `base`, zero-padded past the end of the line (a
+/// zero byte is neither alphanumeric nor a candidate).
+#[inline(always)]
+pub(super) fn word_at(l: &[u8], base: usize) -> u64 {
+    if let Some(s) = l.get(base..base + 8)
+        && let Ok(a) = <[u8; 8]>::try_from(s)
+    {
+        return u64::from_le_bytes(a);
+    }
+    let n = l.len();
+    if base >= n {
+        return 0;
+    }
+    if let Some(s) = l.get(n.wrapping_sub(8)..)
+        && let Ok(a) = <[u8; 8]>::try_from(s)
+    {
+        // The line's last eight bytes, shifted so that those before `base`
+        // drop out (1 to 7 bytes remain, so the shift is 8 to 56).
+        return u64::from_le_bytes(a) >> (8 * (8 - (n - base)));
+    }
+    let mut w = 0u64;
+    for (i, b) in l.get(base..).unwrap_or_default().iter().enumerate() {
+        w |= u64::from(*b) << (8 * i);
+    }
+    w
+}
+
+/// SWAR classification of eight bytes: the high bit of each lane is set
+/// for (alphanumerics, `:`, `@` or `` ` ``). For an ASCII lane `x`,
+/// `(x | 0x80) - c` has its high bit set exactly when `x >= c`, and no
+/// lane borrows from its neighbour since `x | 0x80 >= c`; non-ASCII lanes
+/// are masked out.
+#[inline(always)]
+fn classify8(w: u64) -> (u64, u64, u64) {
+    let ascii = !w & HIGH;
+    let v = w | HIGH;
+    let ge = |c: u8| v.wrapping_sub(lanes(c));
+    let colon_up = ge(b':');
+    let digit = ge(b'0') & !colon_up;
+    let colon = colon_up & !ge(b';');
+    // Case-folded: `x | 0x20` is a lowercase letter exactly for letters.
+    let f = w | lanes(0x20) | HIGH;
+    let ge_a = f.wrapping_sub(lanes(b'a'));
+    let alpha = ge_a & !f.wrapping_sub(lanes(b'{'));
+    // `@` and `` ` `` fold to 0x60, just below `a`.
+    let at_sign = f.wrapping_sub(lanes(0x60)) & !ge_a;
+    ((digit | alpha) & ascii, colon & ascii, at_sign & ascii)
+}
+
+/// The high-bit lanes of `w` that are not ASCII digits.
+#[inline(always)]
+pub(super) fn non_digits8(w: u64) -> u64 {
+    let v = w | HIGH;
+    let digit = v.wrapping_sub(lanes(b'0')) & !v.wrapping_sub(lanes(b':')) & !w;
+    !digit & HIGH
+}
+
+/// Bytes that may start something: digits, capitals, the first letters of
+/// the URL schemes (`http`, `ftp`, `sftp`, `ws`, `www`), and `@` (the
+/// middle of an email).
+#[allow(clippy::indexing_slicing, reason = "const construction, i < 256")]
+static STARTS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = matches!(
+            b,
+            b'0'..=b'9' | b'A'..=b'Z' | b'h' | b's' | b'w' | b'f' | b'@'
+        );
+        i += 1;
+    }
+    t
+};
+
+/// What the walk learned for the IPv6 pass: whether the line may hold an
+/// address (a `::` in a run holding a digit, or a chain of seven colons,
+/// which needs seven colons each right after an alphanumeric byte), and
+/// the log timestamps it skipped (no address is tried inside one).
+pub(super) struct Colons {
+    double: bool,
+    after_alnum: u64,
+    skips: [(usize, usize); 4],
+    nskips: usize,
+}
+
+impl Colons {
+    pub(super) fn may_hold_ipv6(&self, l: &[u8]) -> bool {
+        self.double || (self.after_alnum >= 7 && net::colon_chain(l))
+    }
+
+    /// The skipped spans, in order. More than four in a line are merged
+    /// into the last, which then also covers the bytes between them.
+    pub(super) fn skips(&self) -> &[(usize, usize)] {
+        self.skips.get(..self.nskips).unwrap_or_default()
+    }
+
+    fn skip(&mut self, start: usize, end: usize) {
+        if let Some(slot) = self.skips.get_mut(self.nskips) {
+            *slot = (start, end);
+            self.nskips += 1;
+        } else if let Some(last) = self.skips.last_mut() {
+            last.1 = end;
+        }
+    }
+}
+
+/// One pass over the line for the digit-, capital- and scheme-triggered
+/// detectors.
+///
+/// Candidate positions are found eight bytes at a time ([`classify8`]):
+/// token starts (an alphanumeric byte after a non-alphanumeric one). A
+/// table drops candidates that cannot start anything
+/// (most lowercase words); the rest not inside an earlier match go to
+/// [`candidate`].
+pub(super) fn walk(l: &[u8], k: KindSet, out: &mut Vec<Finding>) -> Colons {
+    let n = l.len();
+    // Everything before `next` is inside a match or a skipped timestamp.
+    let mut next = 0usize;
+    let mut carry = 0u64;
+    let mut colon_carry = 0u64;
+    let mut colons = Colons {
+        double: false,
+        after_alnum: 0,
+        skips: [(0, 0); 4],
+        nskips: 0,
+    };
+    let mut base = 0usize;
+    while base < n {
+        let w = word_at(l, base);
+        let (alnum8, colon, at_sign) = classify8(w);
+        let prev_alnum = (alnum8 << 8) | (carry >> 56);
+        if colon != 0 {
+            let mut double = colon & ((colon << 8) | (colon_carry >> 56));
+            while double != 0 && !colons.double {
+                let p = base + (double.trailing_zeros() >> 3) as usize;
+                double &= double - 1;
+                colons.double = net::v6_run_has_digit(l, p);
+            }
+            // Lane count: each lane's bit moved to the lane's low bit,
+            // summed into the top byte by the multiplication.
+            let after = (colon & prev_alnum) >> 7;
+            colons.after_alnum += after.wrapping_mul(lanes(1)) >> 56;
+        }
+        carry = alnum8;
+        colon_carry = colon;
+        let mut cand = (alnum8 & !prev_alnum) | at_sign;
+        if next < base + 8 {
+            while cand != 0 {
+                let bit = cand.trailing_zeros();
+                cand &= cand - 1;
+                // `bit` is 7 + 8 * lane: the candidate byte is that lane.
+                let b = (w >> (bit & 56)) as u8;
+                if !STARTS.get(usize::from(b)).copied().unwrap_or(false) {
+                    continue;
+                }
+                let pos = base + (bit >> 3) as usize;
+                if pos < next {
+                    continue;
+                }
+                if let Some(end) = candidate(l, pos, b, next, k, out) {
+                    if end & SKIPPED != 0 {
+                        colons.skip(pos, end & !SKIPPED);
+                    }
+                    next = end & !SKIPPED;
+                }
+            }
+        }
+        base += 8;
+    }
+    colons
+}
+
+/// Set in the offset [`candidate`] returns when the span was skipped (a log
+/// timestamp), not found; offsets are far below it.
+const SKIPPED: usize = 1 << (usize::BITS - 1);
+
+/// True when a digit at token start `s` (so after a non-alphanumeric
+/// byte) begins a number, not the tail of a longer one (`1.2.3`, `12-34`).
+#[inline(always)]
+fn numeric_start(l: &[u8], s: usize) -> bool {
+    s < 2 || !(matches!(at(l, s - 1), b'.' | b'-' | b'/' | b':') && at(l, s - 2).is_ascii_digit())
+}
+
+/// True when a `(` or `+` at `p` may begin a phone number: not glued to a
+/// word or to a longer number.
+fn open_start(l: &[u8], p: usize) -> bool {
+    if p == 0 {
+        return true;
+    }
+    let q = at(l, p - 1);
+    if alnum(q) {
+        return false;
+    }
+    !(matches!(q, b'.' | b'-' | b'/' | b':') && p >= 2 && at(l, p - 2).is_ascii_digit())
+}
+
+fn vin_char(b: u8) -> bool {
+    b.is_ascii_digit() || b.is_ascii_uppercase()
+}
+
+/// Tries the detectors at token start `i`, whose byte is `b`; `next` is
+/// where the walk stands (a `(` or `+` before `i` is tried only at or
+/// after it). Returns the offset the walk resumes from when something was
+/// found or skipped (then with [`SKIPPED`] set).
+///
+/// Inlined into the walk, so it does the cheap rejections itself and calls
+/// out only for the validators.
+#[inline(always)]
+fn candidate(
+    l: &[u8],
+    i: usize,
+    b: u8,
+    next: usize,
+    k: KindSet,
+    out: &mut Vec<Finding>,
+) -> Option<usize> {
+    let hit = match b {
+        // Every numeric format needs its first digit run to end at a
+        // separator: `7f1c2a9e` and `2xx` are skipped cheaply, and a digit
+        // token that does end there cannot be a VIN (it has no letter).
+        b'0'..=b'9' => {
+            if i > next && matches!(at(l, i - 1), b'(' | b'+') {
+                return phone_open(l, i - 1, k, out);
+            }
+            if !numeric_start(l, i) {
+                return vin(l, i, k, out);
+            }
+            let r = numeric::run(l, i);
+            let sep = at(l, i + r);
+            if alnum(sep) {
+                return vin(l, i, k, out);
+            }
+            if !numeric::worth_trying(r, sep) {
+                return None;
+            }
+            numeric::at_digits(l, i, r, k)
+        }
+        // Names and month-first dates need a capitalized word; other
+        // capitals (`GET`, `INFO`) can only begin a VIN.
+        b'A'..=b'Z' => {
+            let b1 = at(l, i + 1);
+            if b1.is_ascii_lowercase() {
+                words::at_start(l, i, k)
+            } else if vin_char(b1) {
+                return vin(l, i, k, out);
+            } else {
+                Hit::None
+            }
+        }
+        b'@' => {
+            if !k.contains(Kind::Email) {
+                return None;
+            }
+            let (start, end) = net::email_at(l, i)?;
+            out.push(Finding {
+                kind: Kind::Email,
+                start,
+                end,
+            });
+            return Some(end);
+        }
+        // Schemes `http(s)`, `ftp(s)`, `sftp`, `ws(s)` and `www.`: the second
+        // letter already rules out most words.
+        _ if matches!(
+            (b, at(l, i + 1)),
+            (b'h' | b'f', b't') | (b's', b'f') | (b'w', b's' | b'w')
+        ) && k.contains(Kind::Url) =>
+        {
+            net::url_at(l, i).map_or(Hit::None, |e| Hit::Found(Kind::Url, e))
+        }
+        _ => Hit::None,
+    };
+    match hit {
+        Hit::Found(kind, end) => {
+            out.push(Finding {
+                kind,
+                start: i,
+                end,
+            });
+            Some(end)
+        }
+        Hit::Skip(end) => Some(end | SKIPPED),
+        Hit::None => None,
+    }
+}
+
+/// A phone number at the `(` or `+` at `p`, just before a digit at a token
+/// start; when there is none the digit is tried as usual.
+#[inline(never)]
+fn phone_open(l: &[u8], p: usize, k: KindSet, out: &mut Vec<Finding>) -> Option<usize> {
+    if open_start(l, p)
+        && k.contains(Kind::Phone)
+        && let Some(end) = numeric::phone(l, p)
+    {
+        out.push(Finding {
+            kind: Kind::Phone,
+            start: p,
+            end,
+        });
+        return Some(end);
+    }
+    digit(l, p + 1, k, out)
+}
+
+/// [`candidate`] at a digit, out of line (after a `(` or `+`).
+fn digit(l: &[u8], i: usize, k: KindSet, out: &mut Vec<Finding>) -> Option<usize> {
+    // `i` is not after `next` here, so no `(`/`+` check again.
+    candidate(l, i, at(l, i), i, k, out)
+}
+
+/// A VIN is one whole 17-character token.
+#[inline(always)]
+fn vin(l: &[u8], i: usize, k: KindSet, out: &mut Vec<Finding>) -> Option<usize> {
+    if alnum(at(l, i + 16)) && !alnum(at(l, i + 17)) {
+        vin17(l, i, k, out)
+    } else {
+        None
+    }
+}
+
+#[inline(never)]
+fn vin17(l: &[u8], i: usize, k: KindSet, out: &mut Vec<Finding>) -> Option<usize> {
+    if !alnum(at(l, i + 17))
+        && alnum(at(l, i + 16))
+        && k.contains(Kind::Vin)
+        && let Some(tok) = l.get(i..i + 17)
+        && tok.iter().all(|&x| alnum(x))
+        && words::vin_ok(tok)
+    {
+        out.push(Finding {
+            kind: Kind::Vin,
+            start: i,
+            end: i + 17,
+        });
+        return Some(i + 17);
+    }
+    None
+}
