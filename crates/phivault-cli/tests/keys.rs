@@ -409,6 +409,20 @@ async fn concurrent_rotations_keep_every_version() {
         .find(|l| l.starts_with("kek 3 (current): created"))
         .unwrap_or_else(|| panic!("{st}"));
     assert!(current.ends_with(", 20 DEKs"), "{st}");
+    // The running server's very next write uses the new KEK (it notices the
+    // changed keyring file), not one 30 s later.
+    let fresh = create(
+        &srv,
+        &v.token,
+        "patients",
+        json!({"fields": {"name": "Fresh", "birth_date": "1980-01-02"}}),
+    )
+    .await;
+    let w = wrapped_deks(&v, &[fresh]).await;
+    let kek = phivault_core::envelope::WrappedDek::decode(&w[0])
+        .unwrap()
+        .kek;
+    assert_eq!(kek.version, 3, "new writes use the new version at once");
     for id in &ids {
         assert_eq!(status_of(&srv, &v.token, "patients", id).await, 200);
     }
