@@ -423,14 +423,7 @@ async fn reencrypt(
     }
     let path = cursor_path(&ctx.config.data_dir, &collection);
     let cursor = if resume {
-        let text = std::fs::read(&path).map_err(|_| {
-            format!(
-                "no saved re-encryption of `{collection}` to resume (`{}`)",
-                path.display()
-            )
-        })?;
-        serde_json::from_slice::<Cursor>(&text)
-            .map_err(|_| format!("`{}` is not a re-encryption cursor", path.display()))?
+        load_json::<Cursor>(&path, "re-encryption")?
     } else {
         Cursor {
             collection: collection.clone(),
@@ -460,7 +453,7 @@ async fn reencrypt(
         &mut |c: &Cursor, p: Progress| {
             m.set(p.done);
             if record_id.is_none()
-                && let Err(e) = save_cursor(&path, c)
+                && let Err(e) = save_json(&path, c)
             {
                 save_err = Some(e);
             }
@@ -520,10 +513,7 @@ struct ReindexCursor {
 async fn reindex(ctx: &Ctx, resume: bool, pace: Pace) -> CliResult {
     let path = ctx.config.data_dir.join("rekey").join("reindex.json");
     let mut cur = if resume {
-        let text = std::fs::read(&path)
-            .map_err(|_| format!("no saved reindex to resume (`{}`)", path.display()))?;
-        serde_json::from_slice::<ReindexCursor>(&text)
-            .map_err(|_| format!("`{}` is not a reindex cursor", path.display()))?
+        load_json::<ReindexCursor>(&path, "reindex")?
     } else {
         record(
             ctx,
@@ -643,9 +633,12 @@ fn save_json(path: &Path, v: &impl serde::Serialize) -> Result<(), String> {
     datadir::write_private(path, &body).map_err(|e| e.to_string())
 }
 
-fn save_cursor(path: &Path, c: &Cursor) -> Result<(), String> {
-    let body = serde_json::to_vec(c).map_err(|e| e.to_string())?;
-    datadir::write_private(path, &body).map_err(|e| e.to_string())
+/// Reads a saved cursor; `what` names the job in the error.
+fn load_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T, String> {
+    let text = std::fs::read(path)
+        .map_err(|_| format!("no saved {what} to resume (`{}`)", path.display()))?;
+    serde_json::from_slice(&text)
+        .map_err(|_| format!("`{}` is not a {what} cursor", path.display()))
 }
 
 struct OutboxRecorder<'a> {

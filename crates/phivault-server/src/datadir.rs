@@ -212,7 +212,7 @@ pub async fn check_store_separation(
 pub async fn open(
     config: &Config,
     clock: Arc<dyn Clock>,
-) -> Result<(Vault, Keyring), DataDirError> {
+) -> Result<(Vault, Arc<Keyring>), DataDirError> {
     open_as(config, clock, true).await
 }
 
@@ -223,7 +223,7 @@ pub async fn open(
 pub async fn open_beside_server(
     config: &Config,
     clock: Arc<dyn Clock>,
-) -> Result<(Vault, Keyring), DataDirError> {
+) -> Result<(Vault, Arc<Keyring>), DataDirError> {
     open_as(config, clock, false).await
 }
 
@@ -231,17 +231,17 @@ async fn open_as(
     config: &Config,
     clock: Arc<dyn Clock>,
     writable_audit: bool,
-) -> Result<(Vault, Keyring), DataDirError> {
+) -> Result<(Vault, Arc<Keyring>), DataDirError> {
     let schema_path = config.data_dir.join("schema.toml");
     let text = fs::read_to_string(&schema_path).map_err(io(&schema_path))?;
     let schema =
         Schema::from_toml(&text).map_err(|e| DataDirError::Schema(schema_path.clone(), e))?;
-    let keyring = open_keyring(&config.data_dir.join("keys"))?;
+    // Opened once: a protected keyring costs an argon2id derivation.
+    let keyring = Arc::new(open_keyring(&config.data_dir.join("keys"))?);
     check_separation(config, keyring.path())?;
     let store = phivault_store::open(&config.store_location()).await?;
     check_store_separation(config, &store, keyring.path()).await?;
-    let ring = Arc::new(open_keyring(&config.data_dir.join("keys"))?);
-    let provider = Arc::new(crate::providers::open(config, Arc::clone(&ring)).await?);
+    let provider = Arc::new(crate::providers::open(config, Arc::clone(&keyring)).await?);
     let keys: Arc<dyn phivault_keys::KeyProvider> = provider.clone();
     let audit = open_audit(config, &store, writable_audit).await?;
     if writable_audit {
@@ -256,7 +256,7 @@ async fn open_as(
         }
     }
     let vault = Vault::new(schema, store, keys, keyring.index_root(), clock, audit)
-        .with_index_keyring(ring);
+        .with_index_keyring(Arc::clone(&keyring));
     Ok((vault, keyring))
 }
 
@@ -275,13 +275,29 @@ pub fn keyring_passphrase() -> Result<Option<phivault_keys::Passphrase>, DataDir
 /// A passphrase from the variable `var` or the file named by `{var}_FILE`.
 pub fn secret_from(var: &str) -> Result<Option<phivault_keys::Passphrase>, DataDirError> {
     use phivault_keys::Passphrase;
+    secret(
+        var,
+        &format!("{var}_FILE"),
+        Passphrase::from_env,
+        Passphrase::from_file,
+    )
+}
+
+/// A secret from the variable `env`, else from the file named by the
+/// variable `file_env`; `None` when neither is set.
+pub fn secret<T>(
+    env: &str,
+    file_env: &str,
+    from_env: impl Fn(&str) -> Result<Option<T>, phivault_keys::SecretLoadError>,
+    from_file: impl Fn(&Path) -> Result<T, phivault_keys::SecretLoadError>,
+) -> Result<Option<T>, DataDirError> {
     let bad = |e: phivault_keys::SecretLoadError| DataDirError::Config(e.to_string());
-    match Passphrase::from_env(var).map_err(bad)? {
-        Some(p) => Ok(Some(p)),
-        None => match std::env::var_os(format!("{var}_FILE")) {
-            Some(f) => Ok(Some(Passphrase::from_file(Path::new(&f)).map_err(bad)?)),
-            None => Ok(None),
-        },
+    if let Some(v) = from_env(env).map_err(bad)? {
+        return Ok(Some(v));
+    }
+    match std::env::var_os(file_env) {
+        Some(f) => Ok(Some(from_file(Path::new(&f)).map_err(bad)?)),
+        None => Ok(None),
     }
 }
 

@@ -23,22 +23,20 @@ pub const VAULT_TOKEN_ENV: &str = "PHIVAULT_VAULT_TOKEN";
 /// A file holding the Vault token.
 pub const VAULT_TOKEN_FILE_ENV: &str = "PHIVAULT_VAULT_TOKEN_FILE";
 
+/// The provider's secret from `env` or the file named by `file_env`, then
+/// `fallback_env`; an error naming both when none is set.
 fn secret<T>(
     env: &str,
     file_env: &str,
     fallback_env: Option<&str>,
-    from_env: impl Fn(&str) -> Result<Option<T>, SecretLoadError>,
+    from_env: impl Fn(&str) -> Result<Option<T>, SecretLoadError> + Copy,
     from_file: impl Fn(&Path) -> Result<T, SecretLoadError>,
 ) -> Result<T, DataDirError> {
-    let bad = |e: SecretLoadError| DataDirError::Config(e.to_string());
-    if let Some(v) = from_env(env).map_err(bad)? {
+    if let Some(v) = crate::datadir::secret(env, file_env, from_env, from_file)? {
         return Ok(v);
     }
-    if let Some(f) = std::env::var_os(file_env) {
-        return from_file(Path::new(&f)).map_err(bad);
-    }
     if let Some(fb) = fallback_env
-        && let Some(v) = from_env(fb).map_err(bad)?
+        && let Some(v) = from_env(fb).map_err(|e| DataDirError::Config(e.to_string()))?
     {
         return Ok(v);
     }

@@ -301,14 +301,9 @@ async fn reseal_one(keys: &dyn KeyProvider, rec: &StoredRecord) -> Result<Reseal
         };
         // The plaintext lives only in this zeroizing value.
         let value = old.open(ctx, ct).map_err(|_| skip())?;
-        let again = FieldContext {
-            collection: &rec.collection,
-            record_id: &rec.id,
-            field: name,
-        };
         sealed.insert(
             name.clone(),
-            new.seal(again, &value).map_err(|_| RekeyError::Crypto)?,
+            new.seal(ctx, &value).map_err(|_| RekeyError::Crypto)?,
         );
     }
     let w = keys

@@ -134,47 +134,35 @@ async fn reencrypt_beside_patches(backend: common::Backend) {
             last
         })
     };
-    let who = phivault_server::audit::Who::operator("test");
-    let cursor = Cursor {
-        collection: "patients".into(),
-        ..Cursor::default()
+    let reencrypt_all = || async {
+        let who = phivault_server::audit::Who::operator("test");
+        let cursor = Cursor {
+            collection: "patients".into(),
+            ..Cursor::default()
+        };
+        let pace = Pace {
+            page: 3,
+            max_rate: None,
+        };
+        rekey::reencrypt(
+            v.store().as_ref(),
+            v.keys().as_ref(),
+            v.audit().as_ref(),
+            &who,
+            None,
+            cursor,
+            pace,
+            &mut |_, _| {},
+        )
+        .await
+        .unwrap()
     };
-    let pace = Pace {
-        page: 3,
-        max_rate: None,
-    };
-    let p = rekey::reencrypt(
-        v.store().as_ref(),
-        v.keys().as_ref(),
-        v.audit().as_ref(),
-        &who,
-        None,
-        cursor,
-        pace,
-        &mut |_, _| {},
-    )
-    .await
-    .unwrap();
+    let p = reencrypt_all().await;
     let last = patcher.await.unwrap();
     assert_eq!(p.failed, 0);
     // A reseal that lost its compare-and-swap to a patch is not counted;
     // a second pass after the patches gives every record its new DEK.
-    let cursor = Cursor {
-        collection: "patients".into(),
-        ..Cursor::default()
-    };
-    rekey::reencrypt(
-        v.store().as_ref(),
-        v.keys().as_ref(),
-        v.audit().as_ref(),
-        &who,
-        None,
-        cursor,
-        pace,
-        &mut |_, _| {},
-    )
-    .await
-    .unwrap();
+    reencrypt_all().await;
     for (i, id) in ids.iter().enumerate() {
         let (s, body) = app
             .send(

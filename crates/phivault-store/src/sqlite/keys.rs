@@ -58,25 +58,22 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn swap_deks_impl(&self, swaps: Vec<DekSwap>) -> Result<u64, StoreError> {
+    /// Runs `sql` once per item in one writer job; returns the rows changed
+    /// (a compare-and-swap that found the row changed counts 0).
+    async fn count_changed<T: Send + 'static>(
+        &self,
+        sql: &'static str,
+        items: Vec<T>,
+        run: fn(&mut rusqlite::CachedStatement<'_>, &T) -> rusqlite::Result<usize>,
+    ) -> Result<u64, StoreError> {
         let applied = Arc::new(AtomicU64::new(0));
         let out = Arc::clone(&applied);
         self.writer
             .submit(Job::Exec(Box::new(move |c| {
-                let mut st = c.prepare_cached(
-                    "UPDATE records SET wrapped_dek = ?1, kek_version = ?2
-                     WHERE id = ?3 AND collection = ?4 AND wrapped_dek = ?5",
-                )?;
+                let mut st = c.prepare_cached(sql)?;
                 let mut n = 0u64;
-                for s in &swaps {
-                    n += u64::try_from(st.execute(params![
-                        s.new,
-                        s.kek_version,
-                        s.id,
-                        s.collection,
-                        s.old
-                    ])?)
-                    .unwrap_or(0);
+                for item in &items {
+                    n += u64::try_from(run(&mut st, item)?).unwrap_or(0);
                 }
                 out.store(n, Ordering::Release);
                 Ok(true)
@@ -85,36 +82,37 @@ impl SqliteStore {
         Ok(applied.load(Ordering::Acquire))
     }
 
+    pub(super) async fn swap_deks_impl(&self, swaps: Vec<DekSwap>) -> Result<u64, StoreError> {
+        self.count_changed(
+            "UPDATE records SET wrapped_dek = ?1, kek_version = ?2
+             WHERE id = ?3 AND collection = ?4 AND wrapped_dek = ?5",
+            swaps,
+            |st, s| st.execute(params![s.new, s.kek_version, s.id, s.collection, s.old]),
+        )
+        .await
+    }
+
     pub(super) async fn reseal_records_impl(
         &self,
         reseals: Vec<Reseal>,
     ) -> Result<u64, StoreError> {
-        let applied = Arc::new(AtomicU64::new(0));
-        let out = Arc::clone(&applied);
-        self.writer
-            .submit(Job::Exec(Box::new(move |c| {
-                let mut st = c.prepare_cached(
-                    "UPDATE records SET wrapped_dek = ?1, kek_version = ?2, sealed = ?3
-                     WHERE id = ?4 AND collection = ?5 AND wrapped_dek = ?6 AND updated_at = ?7",
-                )?;
-                let mut n = 0u64;
-                for r in &reseals {
-                    n += u64::try_from(st.execute(params![
-                        r.new_wrapped,
-                        r.kek_version,
-                        r.sealed,
-                        r.id,
-                        r.collection,
-                        r.old_wrapped,
-                        r.expected_updated_at
-                    ])?)
-                    .unwrap_or(0);
-                }
-                out.store(n, Ordering::Release);
-                Ok(true)
-            })))
-            .await?;
-        Ok(applied.load(Ordering::Acquire))
+        self.count_changed(
+            "UPDATE records SET wrapped_dek = ?1, kek_version = ?2, sealed = ?3
+             WHERE id = ?4 AND collection = ?5 AND wrapped_dek = ?6 AND updated_at = ?7",
+            reseals,
+            |st, r| {
+                st.execute(params![
+                    r.new_wrapped,
+                    r.kek_version,
+                    r.sealed,
+                    r.id,
+                    r.collection,
+                    r.old_wrapped,
+                    r.expected_updated_at
+                ])
+            },
+        )
+        .await
     }
 
     pub(super) async fn replace_index_impl(
