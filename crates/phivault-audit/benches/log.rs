@@ -27,6 +27,7 @@ fn event(i: u64) -> Vec<u8> {
         outcome: Outcome::Success,
         reason: None,
         request_id: Some("0123456789abcdef".into()),
+        token: None,
         patient_id: Some(format!("{i:016x}")),
         fields: vec!["name".into(), "ssn".into(), "birth_date".into()],
         purpose: Some("TREAT".into()),

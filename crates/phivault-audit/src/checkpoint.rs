@@ -93,36 +93,7 @@ impl Checkpoint {
 
     /// Parses a signed checkpoint and checks the signature of `key`.
     pub fn open(note: &str, key: &VerifierKey) -> Result<Self, CheckpointError> {
-        let (body, sigs) = note.split_once("\n\n").ok_or(CheckpointError::Malformed(
-            "no blank line before signatures",
-        ))?;
-        let body = format!("{body}\n");
-        let cp = Self::parse_body(&body)?;
-        for line in sigs.split_terminator('\n') {
-            let rest = line.strip_prefix(DASH).ok_or(CheckpointError::Malformed(
-                "signature line must start with a dash",
-            ))?;
-            let (name, sig) = rest.split_once(' ').ok_or(CheckpointError::Malformed(
-                "signature line needs a name and a signature",
-            ))?;
-            if name != key.name {
-                continue;
-            }
-            let raw = B64
-                .decode(sig)
-                .map_err(|_| CheckpointError::Malformed("signature is not base64"))?;
-            let Some((id, sig)) = raw.split_first_chunk::<4>() else {
-                return Err(CheckpointError::Malformed("signature is too short"));
-            };
-            if *id != key.id {
-                continue;
-            }
-            UnparsedPublicKey::new(&ED25519, key.public)
-                .verify(body.as_bytes(), sig)
-                .map_err(|_| CheckpointError::BadSignature(key.name.clone()))?;
-            return Ok(cp);
-        }
-        Err(CheckpointError::Unsigned(key.name.clone()))
+        Self::parse_body(&key.open_note(note)?)
     }
 }
 
@@ -194,7 +165,12 @@ impl Signer {
 
     /// Signs a checkpoint into a signed note.
     pub fn sign(&self, cp: &Checkpoint) -> String {
-        let body = cp.body();
+        self.sign_note(&cp.body())
+    }
+
+    /// Signs any note body (newline-terminated lines, no blank line) into a
+    /// C2SP signed note: evidence manifests use the same key and format.
+    pub fn sign_note(&self, body: &str) -> String {
         let sig = self.pair.sign(body.as_bytes());
         let mut raw = key_id(&self.name, &self.verifier().public).to_vec();
         raw.extend_from_slice(sig.as_ref());
@@ -224,6 +200,40 @@ impl VerifierKey {
             .take(8)
             .map(|b| format!("{b:02x}"))
             .collect()
+    }
+
+    /// Checks a signed note's signature by this key; returns its body
+    /// (with the final newline).
+    pub fn open_note(&self, note: &str) -> Result<String, CheckpointError> {
+        let (body, sigs) = note.split_once("\n\n").ok_or(CheckpointError::Malformed(
+            "no blank line before signatures",
+        ))?;
+        let body = format!("{body}\n");
+        for line in sigs.split_terminator('\n') {
+            let rest = line.strip_prefix(DASH).ok_or(CheckpointError::Malformed(
+                "signature line must start with a dash",
+            ))?;
+            let (name, sig) = rest.split_once(' ').ok_or(CheckpointError::Malformed(
+                "signature line needs a name and a signature",
+            ))?;
+            if name != self.name {
+                continue;
+            }
+            let raw = B64
+                .decode(sig)
+                .map_err(|_| CheckpointError::Malformed("signature is not base64"))?;
+            let Some((id, sig)) = raw.split_first_chunk::<4>() else {
+                return Err(CheckpointError::Malformed("signature is too short"));
+            };
+            if *id != self.id {
+                continue;
+            }
+            UnparsedPublicKey::new(&ED25519, self.public)
+                .verify(body.as_bytes(), sig)
+                .map_err(|_| CheckpointError::BadSignature(self.name.clone()))?;
+            return Ok(body);
+        }
+        Err(CheckpointError::Unsigned(self.name.clone()))
     }
 
     /// Parses the text form.

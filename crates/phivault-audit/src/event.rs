@@ -70,6 +70,10 @@ pub struct Event {
     /// The request's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The bearer token's public id (`pv_<id>`, never its secret), when a
+    /// token authenticated the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
     /// The patient concerned (a record id, a pseudonym).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patient_id: Option<String>,
@@ -146,6 +150,7 @@ mod tests {
             outcome: Outcome::Success,
             reason: None,
             request_id: Some("abcd".into()),
+            token: None,
             patient_id: Some("p1".into()),
             fields: vec!["name".into(), "ssn".into()],
             purpose: Some("TREAT".into()),

@@ -196,6 +196,7 @@ mod tests {
             outcome: Outcome::Success,
             reason: None,
             request_id: Some("r1".into()),
+            token: None,
             patient_id: Some("p1".into()),
             fields: vec!["name".into(), "ssn".into()],
             purpose: Some("TREAT".into()),

@@ -27,6 +27,7 @@ fn event(i: u64) -> Vec<u8> {
         outcome: Outcome::Success,
         reason: None,
         request_id: None,
+        token: None,
         patient_id: Some(format!("p{i}")),
         fields: vec!["name".into()],
         purpose: None,

@@ -32,6 +32,7 @@ pub fn sample_event(i: u64) -> Event {
         outcome: Outcome::Success,
         reason: None,
         request_id: Some(format!("{i:016x}")),
+        token: None,
         patient_id: Some(format!("00000000-0000-4000-8000-{i:012}")),
         fields: vec!["birth_date".into(), "name".into(), "ssn".into()],
         purpose: Some("TREAT".into()),

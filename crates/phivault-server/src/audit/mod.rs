@@ -31,6 +31,8 @@ pub struct Who {
     pub location: Option<String>,
     /// Request id.
     pub request_id: Option<String>,
+    /// The authenticating token's public id (`pv_<id>`), when one was used.
+    pub token: Option<String>,
     /// `X-Purpose-Of-Use` (HL7 v3 ActReason code).
     pub purpose: Option<String>,
 }
@@ -89,6 +91,7 @@ impl Who {
             device_id: header(headers, "x-device-id", is_device_id)?,
             location: header(headers, "x-device-location", is_location)?,
             request_id,
+            token: None,
             purpose: header(headers, "x-purpose-of-use", is_purpose)?,
         })
     }
@@ -124,6 +127,7 @@ impl Who {
             outcome,
             reason: None,
             request_id: self.request_id.clone(),
+            token: self.token.clone(),
             patient_id: None,
             fields: Vec::new(),
             purpose: self.purpose.clone(),

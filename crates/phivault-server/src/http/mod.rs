@@ -155,8 +155,9 @@ impl AppState {
     ) -> Result<Permit, ApiError> {
         let now = self.vault.clock().now();
         let ip = client_ip(peer, headers, &self.config.trusted_proxies);
-        let who = Who::from_request(&principal.id, ip, request_id(headers), headers)
+        let mut who = Who::from_request(&principal.id, ip, request_id(headers), headers)
             .map_err(|e| ApiError::bad_request("invalid_header", e.to_string()))?;
+        who.token = Some(principal.token_id.clone());
         match self.evaluate(principal, &action, target, ip, now).await? {
             Decision::Allow { grant, .. } => {
                 if grant.is_break_glass()
