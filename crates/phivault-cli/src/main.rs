@@ -8,6 +8,7 @@ mod demo;
 mod export;
 mod hardening;
 mod keys;
+mod logfile;
 mod out;
 mod policy;
 mod scan;
@@ -115,15 +116,22 @@ struct ServeArgs {
 
 /// Every log line passes the PHI detectors before it is written (defense
 /// in depth: nothing logs PHI by construction); redactions are counted.
-fn scrubbed_stderr() -> impl for<'w> tracing_subscriber::fmt::MakeWriter<'w> + 'static {
+fn scrubbed_stderr(
+    file: Option<std::sync::Arc<logfile::LogFile>>,
+) -> impl for<'w> tracing_subscriber::fmt::MakeWriter<'w> + 'static {
     let scrubber = std::sync::Arc::new(phivault_scan::Scrubber::new(std::sync::Arc::new(
         phivault_scan::Detectors::new(),
     )));
     phivault_server::metrics::set_log_redactions(std::sync::Arc::clone(&scrubber));
-    move || phivault_scan::ScrubbingWriter::new(std::io::stderr(), std::sync::Arc::clone(&scrubber))
+    move || {
+        phivault_scan::ScrubbingWriter::new(
+            logfile::Tee::new(std::io::stderr(), file.clone()),
+            std::sync::Arc::clone(&scrubber),
+        )
+    }
 }
 
-fn init_logging(default: &str) {
+fn init_logging(default: &str, file: Option<std::sync::Arc<logfile::LogFile>>) {
     use tracing_subscriber::EnvFilter;
     let mut directives = std::env::var("PHIVAULT_LOG").unwrap_or_else(|_| default.to_owned());
     // rustls warns about every client quirk (an IP address sent as SNI, say);
@@ -135,7 +143,7 @@ fn init_logging(default: &str) {
     let json = std::env::var("PHIVAULT_LOG_FORMAT").is_ok_and(|v| v == "json");
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(scrubbed_stderr());
+        .with_writer(scrubbed_stderr(file));
     if json {
         builder.json().init();
     } else {
@@ -153,6 +161,11 @@ fn main() -> ExitCode {
     if let Command::ScanLogs(a) = cli.command {
         return ExitCode::from(u8::try_from(scan::run(a)).unwrap_or(2));
     }
+    // The server also keeps its log in the data directory (evidence).
+    let file = match &cli.command {
+        Command::Serve(a) => logfile::LogFile::open(&a.data_dir).ok(),
+        _ => None,
+    };
     init_logging(match cli.command {
         Command::Demo
         | Command::Bench(_)
@@ -165,7 +178,7 @@ fn main() -> ExitCode {
         | Command::Compliance(_)
         | Command::Telehealth(_) => "warn",
         _ => "info",
-    });
+    }, file);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -366,36 +366,40 @@ impl Writer {
     }
 
     async fn commit(&mut self, batch: Vec<(Vec<Event>, Reply)>) {
-        let mut index = self.size();
-        let mut frames = Vec::new();
+        let known = self.size();
         let mut replies = Vec::with_capacity(batch.len());
+        let mut groups = Vec::with_capacity(batch.len());
         for (events, reply) in batch {
-            replies.push((reply, index));
-            for mut e in events {
-                e.index = index;
-                let bytes = e.encode();
-                frames.push(NewFrame {
-                    frame: AuditFrame {
-                        index,
-                        leaf: leaf_hash(&bytes),
-                        event: bytes,
-                    },
-                    meta: meta_of(&e),
-                });
-                index += 1;
-            }
+            replies.push((reply, events.len() as u64));
+            groups.push(events);
         }
-        let leaves: Vec<Hash> = frames.iter().map(|f| f.frame.leaf).collect();
-        match self.store.append(frames).await {
-            Ok(()) => {
+        // The store decides the first index (another server process may
+        // have appended to a shared store); the batch is encoded then.
+        let built = Arc::new(std::sync::Mutex::new(Vec::<Hash>::new()));
+        let out = Arc::clone(&built);
+        let build = Box::new(move |first: u64| {
+            let frames = encode_batch(first, groups);
+            if let Ok(mut l) = out.lock() {
+                *l = frames.iter().map(|f| f.frame.leaf).collect();
+            }
+            frames
+        });
+        match self.store.append_shared(known, build).await {
+            Ok(tail) => {
+                let leaves = built.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default();
+                let mut first = known + tail.len() as u64;
                 if let Ok(mut t) = self.tree.write() {
+                    for f in tail {
+                        t.push(f.leaf);
+                    }
                     for l in leaves {
                         t.push(l);
                     }
                     self.size_tx.send_replace(t.size());
                 }
-                for (reply, first) in replies {
+                for (reply, n) in replies {
                     let _ = reply.send(Ok(first));
+                    first += n;
                 }
             }
             Err(e) => {
@@ -438,4 +442,24 @@ impl Writer {
             Err(e) => tracing::error!(error = %e, "audit checkpoint not stored; will retry"),
         }
     }
+}
+
+/// Gives each event its index from `first` on and encodes it as a frame.
+fn encode_batch(first: u64, groups: Vec<Vec<Event>>) -> Vec<NewFrame> {
+    let mut index = first;
+    let mut frames = Vec::new();
+    for mut e in groups.into_iter().flatten() {
+        e.index = index;
+        let bytes = e.encode();
+        frames.push(NewFrame {
+            frame: AuditFrame {
+                index,
+                leaf: leaf_hash(&bytes),
+                event: bytes,
+            },
+            meta: meta_of(&e),
+        });
+        index += 1;
+    }
+    frames
 }

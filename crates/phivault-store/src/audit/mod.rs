@@ -90,6 +90,24 @@ pub trait AuditStore: Send + Sync + std::fmt::Debug {
     /// or committed). On error nothing of the batch is kept.
     async fn append(&self, frames: Vec<NewFrame>) -> Result<(), StoreError>;
 
+    /// Appends a batch whose indexes are decided under the store's own
+    /// writer lock, for stores that several server processes append to
+    /// (PostgreSQL). `known` is how many frames this writer has seen;
+    /// `build(first)` makes the batch starting at index `first`. Returns
+    /// the frames other writers appended in between (`known..first`, leaf
+    /// hashes only, empty events), which the caller adds to its tree before
+    /// its own. Durable on return; on error nothing of the batch is kept.
+    ///
+    /// The default, for single-writer stores, builds at `known` and appends.
+    async fn append_shared(
+        &self,
+        known: u64,
+        build: Box<dyn FnOnce(u64) -> Vec<NewFrame> + Send>,
+    ) -> Result<Vec<AuditFrame>, StoreError> {
+        self.append(build(known)).await?;
+        Ok(Vec::new())
+    }
+
     /// Number of frames stored.
     async fn count(&self) -> Result<u64, StoreError>;
 

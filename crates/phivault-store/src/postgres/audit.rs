@@ -34,33 +34,43 @@ impl AuditStore for PgStore {
 
     async fn append(&self, frames: Vec<NewFrame>) -> Result<(), StoreError> {
         let c = self.pool.get().await?;
-        let st = c
-            .prepare_cached(
-                "INSERT INTO audit_events (idx, at, user_id, action, patient_id, leaf, event)
-                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::bytea[])",
-            )
-            .await?;
-        let mut idx = Vec::with_capacity(frames.len());
-        let mut at = Vec::with_capacity(frames.len());
-        let mut user = Vec::with_capacity(frames.len());
-        let mut action = Vec::with_capacity(frames.len());
-        let mut patient = Vec::with_capacity(frames.len());
-        let mut leaf = Vec::with_capacity(frames.len());
-        let mut event = Vec::with_capacity(frames.len());
-        for f in frames {
-            idx.push(signed(f.frame.index)?);
-            at.push(f.meta.at);
-            user.push(f.meta.user);
-            action.push(f.meta.action);
-            patient.push(f.meta.patient_id);
-            leaf.push(f.frame.leaf.to_vec());
-            event.push(f.frame.event);
-        }
-        c.execute(&st, &[&idx, &at, &user, &action, &patient, &leaf, &event])
-            .await?;
-        Ok(())
+        insert(&c, frames).await
     }
 
+    async fn append_shared(
+        &self,
+        known: u64,
+        build: Box<dyn FnOnce(u64) -> Vec<NewFrame> + Send>,
+    ) -> Result<Vec<AuditFrame>, StoreError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        // One writer at a time per log (per schema), across processes: the
+        // lock is held until this transaction commits.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext($1))",
+            &[&format!("phivault.audit.{}", self.schema)],
+        )
+        .await?;
+        let st = tx
+            .prepare_cached("SELECT idx, leaf, ''::bytea FROM audit_events WHERE idx >= $1 ORDER BY idx")
+            .await?;
+        let tail: Vec<AuditFrame> = tx
+            .query(&st, &[&signed(known)?])
+            .await?
+            .iter()
+            .map(frame)
+            .collect::<Result<_, _>>()?;
+        let first = known + tail.len() as u64;
+        if tail.last().is_some_and(|f| f.index + 1 != first) {
+            return Err(StoreError::new(
+                ErrorKind::Corrupt,
+                "audit events are missing between other writers' appends",
+            ));
+        }
+        insert(&*tx, build(first)).await?;
+        tx.commit().await?;
+        Ok(tail)
+    }
     async fn count(&self) -> Result<u64, StoreError> {
         let c = self.pool.get().await?;
         let n: i64 = c
@@ -162,4 +172,35 @@ impl AuditStore for PgStore {
         .await?;
         Ok(())
     }
+}
+
+async fn insert(
+    c: &impl tokio_postgres::GenericClient,
+    frames: Vec<NewFrame>,
+) -> Result<(), StoreError> {
+    let st = c
+        .prepare_cached(
+            "INSERT INTO audit_events (idx, at, user_id, action, patient_id, leaf, event)
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::bytea[])",
+        )
+        .await?;
+    let mut idx = Vec::with_capacity(frames.len());
+    let mut at = Vec::with_capacity(frames.len());
+    let mut user = Vec::with_capacity(frames.len());
+    let mut action = Vec::with_capacity(frames.len());
+    let mut patient = Vec::with_capacity(frames.len());
+    let mut leaf = Vec::with_capacity(frames.len());
+    let mut event = Vec::with_capacity(frames.len());
+    for f in frames {
+        idx.push(signed(f.frame.index)?);
+        at.push(f.meta.at);
+        user.push(f.meta.user);
+        action.push(f.meta.action);
+        patient.push(f.meta.patient_id);
+        leaf.push(f.frame.leaf.to_vec());
+        event.push(f.frame.event);
+    }
+    c.execute(&st, &[&idx, &at, &user, &action, &patient, &leaf, &event])
+        .await?;
+    Ok(())
 }
