@@ -2,6 +2,7 @@
 //! over rustls, configuration and the data directory.
 
 pub mod access;
+pub mod breach;
 pub mod audit;
 pub mod clock;
 pub mod compliance;

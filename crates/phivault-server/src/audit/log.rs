@@ -72,7 +72,15 @@ pub struct AuditLog {
     store: Arc<dyn AuditStore>,
     verifier: VerifierKey,
     sizes: watch::Receiver<u64>,
+    tap: Tap,
 }
+
+/// Where committed events go for live analysis (breach detection): set
+/// once; the writer never waits for it (a full queue drops and counts).
+type Tap = Arc<std::sync::OnceLock<mpsc::Sender<Vec<Event>>>>;
+
+/// Batches of committed events the live tap can hold before it drops.
+const TAP_QUEUE: usize = 4096;
 
 impl std::fmt::Debug for AuditLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -163,15 +171,21 @@ impl AuditLog {
         let (size_tx, sizes) = watch::channel(tree.size());
         let tree = Arc::new(RwLock::new(tree));
         let (tx, rx) = mpsc::channel(65_536);
+        let tap = Tap::default();
         if let Some(policy) = policy {
             tokio::spawn(writer(
                 rx,
-                Arc::clone(&store),
-                Arc::clone(&tree),
-                signer,
-                policy,
-                signed,
-                size_tx,
+                Writer {
+                    store: Arc::clone(&store),
+                    tree: Arc::clone(&tree),
+                    signer,
+                    policy,
+                    signed,
+                    signed_at: Instant::now(),
+                    last_note: None,
+                    size_tx,
+                    tap: Arc::clone(&tap),
+                },
             ));
         }
         Ok(Arc::new(Self {
@@ -180,6 +194,7 @@ impl AuditLog {
             store,
             verifier,
             sizes,
+            tap,
         }))
     }
 
@@ -209,6 +224,15 @@ impl AuditLog {
     /// Number of durable events.
     pub fn size(&self) -> u64 {
         self.tree.read().map(|t| t.size()).unwrap_or(0)
+    }
+
+    /// The events this process commits from now on, batch by batch, with
+    /// their indexes (breach detection). Only one subscriber: `None` when
+    /// already taken. A subscriber that falls [`TAP_QUEUE`] batches behind
+    /// loses batches (logged), never slows the trail.
+    pub fn subscribe(&self) -> Option<mpsc::Receiver<Vec<Event>>> {
+        let (tx, rx) = mpsc::channel(TAP_QUEUE);
+        self.tap.set(tx).ok().map(|()| rx)
     }
 
     /// The durable size, updated after every commit.
@@ -298,28 +322,11 @@ struct Writer {
     signed_at: Instant,
     last_note: Option<String>,
     size_tx: watch::Sender<u64>,
+    tap: Tap,
 }
 
-async fn writer(
-    mut rx: mpsc::Receiver<Msg>,
-    store: Arc<dyn AuditStore>,
-    tree: Arc<RwLock<TiledTree>>,
-    signer: Signer,
-    policy: CheckpointPolicy,
-    signed: u64,
-    size_tx: watch::Sender<u64>,
-) {
-    let last_note = store.checkpoints().await.ok().and_then(|mut v| v.pop());
-    let mut w = Writer {
-        store,
-        tree,
-        signer,
-        policy,
-        signed,
-        signed_at: Instant::now(),
-        last_note,
-        size_tx,
-    };
+async fn writer(mut rx: mpsc::Receiver<Msg>, mut w: Writer) {
+    w.last_note = w.store.checkpoints().await.ok().and_then(|mut v| v.pop());
     loop {
         let wait = w.policy.every.saturating_sub(w.signed_at.elapsed());
         let first = match tokio::time::timeout(wait, rx.recv()).await {
@@ -375,18 +382,23 @@ impl Writer {
         }
         // The store decides the first index (another server process may
         // have appended to a shared store); the batch is encoded then.
-        let built = Arc::new(std::sync::Mutex::new(Vec::<Hash>::new()));
+        let built = Arc::new(std::sync::Mutex::new(Built::default()));
         let out = Arc::clone(&built);
+        let keep_events = self.tap.get().is_some();
         let build = Box::new(move |first: u64| {
-            let frames = encode_batch(first, groups);
-            if let Ok(mut l) = out.lock() {
-                *l = frames.iter().map(|f| f.frame.leaf).collect();
+            let (frames, events) = encode_batch(first, groups, keep_events);
+            if let Ok(mut b) = out.lock() {
+                b.leaves = frames.iter().map(|f| f.frame.leaf).collect();
+                b.events = events;
             }
             frames
         });
         match self.store.append_shared(known, build).await {
             Ok(tail) => {
-                let leaves = built.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default();
+                let Built { leaves, events } = built
+                    .lock()
+                    .map(|mut b| std::mem::take(&mut *b))
+                    .unwrap_or_default();
                 let mut first = known + tail.len() as u64;
                 if let Ok(mut t) = self.tree.write() {
                     for f in tail {
@@ -400,6 +412,12 @@ impl Writer {
                 for (reply, n) in replies {
                     let _ = reply.send(Ok(first));
                     first += n;
+                }
+                if let Some(tap) = self.tap.get()
+                    && !events.is_empty()
+                    && tap.try_send(events).is_err()
+                {
+                    tracing::error!("audit tap is behind: a batch of events was not analysed");
                 }
             }
             Err(e) => {
@@ -444,10 +462,19 @@ impl Writer {
     }
 }
 
-/// Gives each event its index from `first` on and encodes it as a frame.
-fn encode_batch(first: u64, groups: Vec<Vec<Event>>) -> Vec<NewFrame> {
+/// What a commit encoded: the leaves for the tree, the events for the tap.
+#[derive(Default)]
+struct Built {
+    leaves: Vec<Hash>,
+    events: Vec<Event>,
+}
+
+/// Gives each event its index from `first` on and encodes it as a frame;
+/// keeps the events when asked (for the tap).
+fn encode_batch(first: u64, groups: Vec<Vec<Event>>, keep: bool) -> (Vec<NewFrame>, Vec<Event>) {
     let mut index = first;
     let mut frames = Vec::new();
+    let mut kept = Vec::new();
     for mut e in groups.into_iter().flatten() {
         e.index = index;
         let bytes = e.encode();
@@ -460,6 +487,9 @@ fn encode_batch(first: u64, groups: Vec<Vec<Event>>) -> Vec<NewFrame> {
             meta: meta_of(&e),
         });
         index += 1;
+        if keep {
+            kept.push(e);
+        }
     }
-    frames
+    (frames, kept)
 }

@@ -52,6 +52,10 @@ pub fn write(data_dir: &Path, events: &[Event]) -> std::io::Result<PathBuf> {
 /// Appends every pending file's events to `log` (oldest file first) and
 /// deletes each file once its events are durable. Returns the count.
 pub async fn drain(data_dir: &Path, log: &AuditLog) -> Result<u64, AuditError> {
+    // One drain at a time in this process (the periodic one and the one a
+    // lockdown change triggers must not both append a file).
+    static DRAINING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one = DRAINING.lock().await;
     let d = dir(data_dir);
     let Ok(entries) = fs::read_dir(&d) else {
         return Ok(0);

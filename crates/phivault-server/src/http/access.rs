@@ -28,11 +28,11 @@ fn custom(verb: &str) -> Action {
     Action::Custom(verb.to_owned())
 }
 
-fn store_err(e: phivault_store::StoreError) -> ApiError {
+pub(super) fn store_err(e: phivault_store::StoreError) -> ApiError {
     ApiError::from(VaultError::Store(e))
 }
 
-fn bad(field: &str, problem: &str) -> ApiError {
+pub(super) fn bad(field: &str, problem: &str) -> ApiError {
     ApiError::bad_request("invalid_request", format!("field `{field}` {problem}"))
 }
 
@@ -62,7 +62,7 @@ fn string_list(
     }
 }
 
-fn only(body: &serde_json::Map<String, Value>, allowed: &str) -> Result<(), ApiError> {
+pub(super) fn only(body: &serde_json::Map<String, Value>, allowed: &str) -> Result<(), ApiError> {
     match body.keys().next() {
         Some(_) => Err(ApiError::bad_request(
             "unknown_field",

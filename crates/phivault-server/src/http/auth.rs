@@ -50,13 +50,15 @@ pub async fn authenticate(
     let kind = row.kind;
     if row.admin {
         // The bootstrap administrator token from `init`.
-        req.extensions_mut().insert(Auth { kind });
-        req.extensions_mut().insert(Principal {
+        let p = Principal {
             id: row.principal,
             token_id: row.id,
             admin: true,
             roles: Vec::new(),
-        });
+        };
+        super::breach::enforce(&state, &req, &p).await?;
+        req.extensions_mut().insert(Auth { kind });
+        req.extensions_mut().insert(p);
         return Ok(next.run(req).await);
     }
     let Some(user) = user.filter(|u| !u.disabled) else {
@@ -103,13 +105,15 @@ pub async fn authenticate(
         }
         TokenKind::Api => {}
     }
-    req.extensions_mut().insert(Auth { kind });
-    req.extensions_mut().insert(Principal {
+    let p = Principal {
         roles: state.roles.resolve(&user.roles),
         id: user.id,
         token_id: row.id,
         admin: false,
-    });
+    };
+    super::breach::enforce(&state, &req, &p).await?;
+    req.extensions_mut().insert(Auth { kind });
+    req.extensions_mut().insert(p);
     Ok(next.run(req).await)
 }
 

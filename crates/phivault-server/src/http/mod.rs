@@ -7,6 +7,7 @@ mod actions;
 mod audit;
 mod auth;
 mod body;
+mod breach;
 mod error;
 mod export;
 mod keys;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub alerts: Arc<dyn AlertHook>,
     /// Live telehealth calls (in memory, apart from PHI).
     pub telehealth: Arc<crate::telehealth::Registry>,
+    /// Lockdowns, patient flags, detection and alert delivery.
+    pub breach: Arc<crate::breach::Breach>,
 }
 
 /// What a request addresses, for the decision.
@@ -133,12 +136,14 @@ impl AppState {
             vault.store().put_role(role.name(), &json, now).await?;
             roles.put(role);
         }
+        let breach = crate::breach::start(&vault, &config, &alerts).await?;
         Ok(Self {
             vault,
             config,
             roles,
             alerts,
             telehealth: Arc::default(),
+            breach,
         })
     }
 
@@ -487,6 +492,36 @@ pub const ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "POST",
+        path: "/v1/lockdown",
+        public: false,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/lockdown",
+        public: false,
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/lockdown/{id}/lift",
+        public: false,
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/incidents",
+        public: false,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/incidents/{id}",
+        public: false,
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/incidents/{id}/steps",
+        public: false,
+    },
+    RouteSpec {
+        method: "POST",
         path: "/v1/telehealth/sessions",
         public: false,
     },
@@ -582,6 +617,12 @@ fn handler(spec: &RouteSpec) -> Option<MethodRouter<AppState>> {
         ("GET", "/v1/audit/events") => get(audit::events),
         ("GET", "/v1/collections/patients/records/{id}/disclosures") => get(audit::disclosures),
         ("POST", "/v1/collections/patients/records/{id}/shred") => post(keys::shred),
+        ("POST", "/v1/lockdown") => post(breach::isolate),
+        ("GET", "/v1/lockdown") => get(breach::list),
+        ("POST", "/v1/lockdown/{id}/lift") => post(breach::lift),
+        ("POST", "/v1/incidents") => post(breach::declare),
+        ("GET", "/v1/incidents/{id}") => get(breach::show),
+        ("POST", "/v1/incidents/{id}/steps") => post(breach::step),
         ("POST", "/v1/telehealth/sessions") => post(telehealth::create),
         ("GET", "/v1/telehealth/sessions/{id}") => get(telehealth::show),
         ("POST", "/v1/telehealth/sessions/{id}/devices") => post(telehealth::add_device),
