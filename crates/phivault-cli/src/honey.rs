@@ -3,21 +3,9 @@
 //! a critical alert); `phivault flag` marks VIP and employee-patient
 //! records for the `flagged` rule.
 
-use std::path::PathBuf;
-
 use crate::client::{Client, ServerArgs};
+use crate::keys::At as Store;
 use crate::out::{self, CliResult};
-
-/// Where the data directory and store are.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Store {
-    /// Data directory.
-    #[arg(long, env = "PHIVAULT_DATA_DIR", default_value = "phivault-data")]
-    pub data_dir: PathBuf,
-    /// PostgreSQL URL (default: the SQLite file in the data directory).
-    #[arg(long, env = "PHIVAULT_DATABASE")]
-    pub database: Option<String>,
-}
 
 /// Honey records.
 #[derive(Debug, clap::Subcommand)]

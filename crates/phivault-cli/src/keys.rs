@@ -27,14 +27,14 @@ use phivault_store::{DekFilter, SHREDDED_KEK_VERSION, Store};
 use crate::out::{self, CliResult};
 
 /// Where the vault is.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct At {
     /// Data directory (holds `keys/`).
     #[arg(long, env = "PHIVAULT_DATA_DIR", default_value = "phivault-data")]
-    data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     /// PostgreSQL URL (default: the SQLite file in the data directory).
     #[arg(long, env = "PHIVAULT_DATABASE")]
-    database: Option<String>,
+    pub(crate) database: Option<String>,
 }
 
 /// Key management.
@@ -144,14 +144,14 @@ impl From<PaceArgs> for Pace {
     }
 }
 
-struct Ctx {
-    config: Config,
-    store: Arc<dyn Store>,
-    keyring: Arc<Keyring>,
-    keys: Providers,
+pub struct Ctx {
+    pub(crate) config: Config,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) keyring: Arc<Keyring>,
+    pub(crate) keys: Providers,
 }
 
-async fn open(at: &At) -> Result<Ctx, Box<dyn std::error::Error + Send + Sync>> {
+pub async fn open(at: &At) -> Result<Ctx, Box<dyn std::error::Error + Send + Sync>> {
     let over = FileConfig {
         database: at.database.clone(),
         ..Default::default()
@@ -214,7 +214,7 @@ impl Meter {
     }
 }
 
-fn cli_who() -> Who {
+pub fn cli_who() -> Who {
     let user = std::env::var("USER").unwrap_or_else(|_| "operator".into());
     Who::operator(&format!("cli:{user}"))
 }
@@ -223,17 +223,23 @@ fn event(action: &str, resource: String) -> Event {
     cli_who().event(jiff::Timestamp::now(), action, resource, Outcome::Success)
 }
 
-/// Makes events durable in the outbox; on the embedded store with no
-/// server holding `audit/LOCK`, appends them to the log at once.
 async fn record(ctx: &Ctx, events: Vec<Event>) -> CliResult {
-    outbox::write(&ctx.config.data_dir, &events)
+    record_events(&ctx.config, &ctx.store, events).await
+}
+
+/// Makes events durable in the outbox, then appends them to the log at
+/// once when this process can write it (PostgreSQL, whose writers share
+/// the log; the embedded store when no server holds `audit/LOCK`). Else the
+/// server appends them: within a second after a lockdown change, within
+/// 30 s otherwise.
+pub async fn record_events(config: &Config, store: &Arc<dyn Store>, events: Vec<Event>) -> CliResult {
+    outbox::write(&config.data_dir, &events)
         .map_err(|e| format!("audit outbox: cannot record the events: {e}"))?;
-    if ctx.store.backend() == "sqlite" {
-        if let Ok(log) = datadir::open_audit(&ctx.config, &ctx.store, true).await {
-            outbox::drain(&ctx.config.data_dir, &log).await?;
-        } else {
-            out::err("audit: the server holds the log; it appends these events within 30 s");
+    match datadir::open_audit(config, store, true).await {
+        Ok(log) => {
+            outbox::drain(&config.data_dir, &log).await?;
         }
+        Err(_) => out::err("audit: the server holds the log; it appends these events shortly"),
     }
     Ok(())
 }
@@ -269,6 +275,40 @@ pub async fn run(cmd: KeysCmd) -> CliResult {
         KeysCmd::Scan { at, min_version } => scan(&open(&at).await?, min_version).await,
         KeysCmd::Shred { at, patient, yes } => shred(&open(&at).await?, &patient, yes).await,
     }
+}
+
+/// Key metadata for evidence bundles: provider, versions and their ages,
+/// DEK counts per version, keyring protection. Never key material.
+pub async fn metadata(ctx: &Ctx) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+    let counts = ctx.store.count_deks_by_kek().await?;
+    let current = ctx.keys.current();
+    let versions: Vec<serde_json::Value> = ctx
+        .keys
+        .versions()
+        .await?
+        .iter()
+        .map(|k| {
+            let slot = kek_slot(phivault_core::envelope::KekRef {
+                provider: current.provider,
+                version: k.version,
+            });
+            serde_json::json!({
+                "version": k.version,
+                "created_at": k.created_at.map(|t| t.to_string()),
+                "current": k.version == current.version,
+                "deks": counts.iter().find(|(s, _)| *s == slot).map_or(0, |(_, n)| *n),
+            })
+        })
+        .collect();
+    let roots: Vec<u32> = ctx.keyring.index_roots().iter().map(|(v, _)| *v).collect();
+    Ok(serde_json::json!({
+        "provider": kind_name(current.provider),
+        "keyring_protected": ctx.keyring.is_protected(),
+        "kek_versions": versions,
+        "index_root_versions_active": roots,
+        "index_root_current": ctx.keyring.current_index_version(),
+        "shredded_records": counts.iter().find(|(s, _)| *s == SHREDDED_KEK_VERSION).map_or(0, |(_, n)| *n),
+    }))
 }
 
 async fn status(ctx: &Ctx, period_days: u32) -> CliResult {

@@ -3,10 +3,14 @@
 mod access;
 mod audit;
 mod bench;
+mod client;
 mod compliance;
 mod demo;
+mod drill;
 mod export;
 mod hardening;
+mod honey;
+mod incident;
 mod keys;
 mod logfile;
 mod out;
@@ -61,6 +65,17 @@ enum Command {
     /// Telehealth end-to-end encryption: `phivault telehealth demo`.
     #[command(subcommand)]
     Telehealth(telehealth::TelehealthCmd),
+    /// Incident response: declare, isolate, restore, evidence, affected, report.
+    #[command(subcommand)]
+    Incident(incident::IncidentCmd),
+    /// Honey records: decoy patients whose any access is a critical alert.
+    #[command(subcommand)]
+    Honey(honey::HoneyCmd),
+    /// Flag VIP and employee-patient records for the `flagged` rule.
+    #[command(subcommand)]
+    Flag(honey::FlagCmd),
+    /// Run a breach simulation end to end and time it against the targets.
+    Drill(drill::DrillArgs),
 }
 
 #[derive(Debug, Args)]
@@ -176,7 +191,11 @@ fn main() -> ExitCode {
         | Command::Export(_)
         | Command::Keys(_)
         | Command::Compliance(_)
-        | Command::Telehealth(_) => "warn",
+        | Command::Telehealth(_)
+        | Command::Incident(_)
+        | Command::Honey(_)
+        | Command::Flag(_)
+        | Command::Drill(_) => "warn",
         _ => "info",
     }, file);
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -203,6 +222,10 @@ fn main() -> ExitCode {
             Command::Keys(c) => keys::run(c).await,
             Command::Compliance(c) => compliance::run(c).await,
             Command::Telehealth(c) => telehealth::run(c).await,
+            Command::Incident(c) => incident::run(c).await,
+            Command::Honey(c) => honey::run(c).await,
+            Command::Flag(c) => honey::run_flag(c).await,
+            Command::Drill(a) => drill::run(a).await,
         }
     });
     match result {

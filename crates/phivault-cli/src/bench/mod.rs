@@ -11,7 +11,7 @@
 mod audit;
 mod data;
 mod keys;
-mod pg;
+pub mod pg;
 mod stats;
 mod vault;
 

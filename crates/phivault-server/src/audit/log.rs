@@ -255,6 +255,17 @@ impl AuditLog {
         with_tiles(&self.store, &self.tree, |t| t.inclusion_proof(index, size)).await
     }
 
+    /// The tree's root hash at `size` (evidence bundles sign their own
+    /// checkpoint of the log as collected).
+    pub async fn root_at(&self, size: u64) -> Result<Hash, AuditError> {
+        let tree = self
+            .tree
+            .read()
+            .map_err(|_| AuditError::Unavailable("audit tree poisoned".into()))?
+            .clone();
+        root_at(&self.store, &tree, size).await
+    }
+
     /// The consistency proof between two sizes.
     pub async fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>, AuditError> {
         with_tiles(&self.store, &self.tree, |t| t.consistency_proof(from, to)).await

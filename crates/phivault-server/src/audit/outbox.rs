@@ -1,9 +1,8 @@
 //! The audit outbox: how a key-management command run beside the server
 //! gets its events into the one log without a second writer.
 //!
-//! The embedded segment log has one writer per process (`audit/LOCK`) and the
-//! PostgreSQL writer assigns indexes in-process, so `phivault keys` never
-//! appends while a server may be running. It writes its events (no key
+//! The embedded segment log has one writer per process (`audit/LOCK`), so a
+//! command run beside the server never appends to it. It writes its events (no key
 //! material, no PHI: actions, record pseudonyms, counts) to a file under
 //! `audit-outbox/`, fsynced before it reports success, and the server's
 //! writer appends them at start and every [`DRAIN_PERIOD`], then deletes the
@@ -51,6 +50,13 @@ pub fn write(data_dir: &Path, events: &[Event]) -> std::io::Result<PathBuf> {
 
 /// Appends every pending file's events to `log` (oldest file first) and
 /// deletes each file once its events are durable. Returns the count.
+///
+/// Several processes may drain one outbox (servers and CLI tools on a
+/// shared PostgreSQL log): a file is claimed first by renaming it to
+/// `NAME.draining-PID`, which only one of them can do. A claim whose process
+/// is gone (it crashed mid-drain) is taken over: its events are appended
+/// again (at least once; duplicates carry the same request-less content and
+/// a later index).
 pub async fn drain(data_dir: &Path, log: &AuditLog) -> Result<u64, AuditError> {
     // One drain at a time in this process (the periodic one and the one a
     // lockdown change triggers must not both append a file).
@@ -63,12 +69,20 @@ pub async fn drain(data_dir: &Path, log: &AuditLog) -> Result<u64, AuditError> {
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .filter(|p| pending(p))
         .collect();
     files.sort();
     let mut n = 0;
     for f in files {
-        let Ok(text) = fs::read_to_string(&f) else {
+        let Some(name) = f.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let base = name.split(".draining-").next().unwrap_or(name);
+        let claimed = d.join(format!("{base}.draining-{}", std::process::id()));
+        if fs::rename(&f, &claimed).is_err() {
+            continue; // another process claimed it first
+        }
+        let Ok(text) = fs::read_to_string(&claimed) else {
             continue;
         };
         let events: Vec<Event> = text
@@ -76,13 +90,34 @@ pub async fn drain(data_dir: &Path, log: &AuditLog) -> Result<u64, AuditError> {
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect();
         let count = events.len() as u64;
-        if !events.is_empty() {
-            log.append(events).await?;
+        if !events.is_empty()
+            && let Err(e) = log.append(events).await
+        {
+            // Give the file back for the next drain.
+            let _ = fs::rename(&claimed, d.join(base));
+            return Err(e);
         }
-        if fs::remove_file(&f).is_err() {
-            tracing::error!(file = %f.display(), "audit outbox: appended but not removed");
+        if fs::remove_file(&claimed).is_err() {
+            tracing::error!(file = %claimed.display(), "audit outbox: appended but not removed");
         }
         n += count;
     }
     Ok(n)
+}
+
+/// A file to drain: a finished `.jsonl`, or a claim by a process that no
+/// longer runs.
+fn pending(p: &Path) -> bool {
+    let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    if name.starts_with('.') {
+        return false;
+    }
+    match name.split_once(".draining-") {
+        None => name.ends_with(".jsonl"),
+        Some((_, pid)) => pid
+            .parse::<u32>()
+            .is_ok_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()),
+    }
 }

@@ -16,6 +16,7 @@ pub mod contain;
 pub mod detect;
 pub mod honey;
 pub mod incident;
+pub mod receiver;
 pub mod webhook;
 
 use std::collections::HashMap;

@@ -4,6 +4,7 @@
 
 mod export;
 mod index_keys;
+mod notify;
 mod ops;
 mod reindex;
 mod search;
@@ -19,6 +20,7 @@ use phivault_keys::KeyProvider;
 use phivault_store::{ErrorKind, Store, StoreError};
 
 pub use index_keys::IndexKeys;
+pub use notify::state_of_address;
 pub use reindex::ReindexPage;
 pub use search::SearchRequest;
 
