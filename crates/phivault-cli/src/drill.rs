@@ -164,7 +164,7 @@ pub async fn run(a: DrillArgs) -> CliResult {
     let session = token_of(&api.ok(M::POST, "/v1/sessions", &api_token, None).await?)?;
     let mut ids = Vec::new();
     for _ in 0..a.patients {
-        let body = Value::Object(phivault_server::breach::honey::decoy());
+        let body = json!({"fields": Value::Object(phivault_server::breach::honey::decoy())});
         let v = api.ok(M::POST, "/v1/collections/patients/records", &admin, Some(body)).await?;
         ids.push(v.get("id").and_then(Value::as_str).ok_or("no id")?.to_owned());
     }

@@ -78,7 +78,9 @@ pub async fn run(cmd: HoneyCmd) -> CliResult {
             let store = open_store(&at).await?;
             let client = Client::new(&server, &at.data_dir)?;
             for _ in 0..count {
-                let body = serde_json::Value::Object(phivault_server::breach::honey::decoy());
+                let body = serde_json::json!({
+                    "fields": serde_json::Value::Object(phivault_server::breach::honey::decoy())
+                });
                 let v = client.post("/v1/collections/patients/records", &body).await?;
                 let id = v
                     .get("id")

@@ -423,3 +423,70 @@ async fn tampering_with_the_postgres_table_is_named_and_reads_fail_closed() {
     assert_eq!(s, 503);
     assert!(!b.to_string().contains("Canarywright"));
 }
+
+/// Two server processes on one PostgreSQL database append to one log: each
+/// writer takes the log's lock and learns the other's events first, so the
+/// indexes never collide and the shared log verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_writers_on_one_postgres_log_interleave_without_collisions() {
+    use std::sync::Arc;
+    use phivault_server::audit::{AuditLog, CheckpointPolicy};
+    let Some(url) = common::postgres_url() else {
+        return;
+    };
+    let schema = format!("pv_two_writers_{}", std::process::id());
+    let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let location = format!("{url}{sep}schema={schema}");
+    let (signer, pk8) = phivault_audit::Signer::generate("test.local/audit").unwrap();
+    let key = signer.verifier();
+    let open = || async {
+        let store = phivault_store::open(&location).await.unwrap();
+        let audit = store.audit_store().unwrap();
+        let s = phivault_audit::Signer::from_pkcs8("test.local/audit", &pk8).unwrap();
+        AuditLog::open(audit, s, CheckpointPolicy { every_events: 50, every: std::time::Duration::from_secs(1) })
+            .await
+            .unwrap()
+    };
+    let a = open().await;
+    let b = open().await;
+    let event = |who: &str, i: u64| {
+        phivault_server::audit::Who::operator(who).event(
+            jiff::Timestamp::now(),
+            "viewed",
+            format!("/v1/collections/patients/records/p{i}"),
+            phivault_audit::Outcome::Success,
+        )
+    };
+    let mut tasks = Vec::new();
+    for (name, log) in [("a", Arc::clone(&a)), ("b", Arc::clone(&b))] {
+        tasks.push(tokio::spawn(async move {
+            let mut firsts = Vec::new();
+            for i in 0..200 {
+                firsts.push(log.append(vec![event(name, i), event(name, i)]).await.unwrap());
+            }
+            firsts
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort_unstable();
+    let expected: Vec<u64> = (0..400).map(|i| i * 2).collect();
+    assert_eq!(all, expected, "every batch got its own indexes");
+    a.checkpoint().await.unwrap();
+    b.append(vec![event("b", 999)]).await.unwrap();
+    b.checkpoint().await.unwrap();
+    let store = a.store();
+    assert_eq!(store.count().await.unwrap(), 801);
+    let ok = phivault_server::audit::verify::verify_store(store, &key).await.unwrap();
+    assert_eq!(ok.events, 801);
+    // Each writer's tree knows the other's events: proofs from either agree.
+    let proof_b = b.inclusion_proof(3, 801).await.unwrap();
+    let root = b.root_at(801).await.unwrap();
+    let leaf = store.read(3, 1).await.unwrap()[0].leaf;
+    verify_inclusion(3, 801, &leaf, &proof_b, &root).unwrap();
+}

@@ -42,6 +42,7 @@ pub struct Responder {
 pub async fn run(r: Responder, mut rx: mpsc::Receiver<Vec<Event>>) {
     let mut detector = Detector::new(r.breach.config().rules.clone());
     while let Some(batch) = rx.recv().await {
+        let end = batch.last().map(|e| e.index + 1);
         for e in batch {
             if OWN.contains(&e.action.as_str()) {
                 continue;
@@ -50,6 +51,11 @@ pub async fn run(r: Responder, mut rx: mpsc::Receiver<Vec<Event>>) {
             for f in detector.observe(&e, &facts) {
                 respond(&r, f).await;
             }
+        }
+        if let Some(end) = end {
+            r.breach
+                .analysed
+                .fetch_max(end, std::sync::atomic::Ordering::AcqRel);
         }
     }
 }

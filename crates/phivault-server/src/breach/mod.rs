@@ -48,6 +48,8 @@ pub struct Breach {
     flags: RwLock<Arc<HashMap<String, String>>>,
     /// Wakes the webhook delivery task when an alert is queued.
     pub(crate) deliver: tokio::sync::Notify,
+    /// One past the last audit index the detector has analysed.
+    pub(crate) analysed: AtomicU64,
 }
 
 impl std::fmt::Debug for Breach {
@@ -94,6 +96,7 @@ impl Breach {
             generation: AtomicU64::new(u64::MAX),
             flags: RwLock::default(),
             deliver: tokio::sync::Notify::new(),
+            analysed: AtomicU64::new(0),
         });
         b.refresh().await?;
         b.refresh_flags().await?;
@@ -114,6 +117,12 @@ impl Breach {
     pub fn check(&self, req: &RequestFacts<'_>) -> Option<Lockdown> {
         let set = self.lockdowns.read().ok()?.clone();
         set.check(req).cloned()
+    }
+
+    /// Whether the detector has analysed every event below `size` that
+    /// this process committed (tests and drills wait on it).
+    pub fn detector_caught_up(&self, size: u64) -> bool {
+        self.analysed.load(Ordering::Acquire) >= size
     }
 
     /// True while any lockdown is active (skips the responder lookup).

@@ -197,12 +197,29 @@ pub async fn spawn_app_with(
 /// `init_at` (its KEK then dates from that time).
 pub async fn spawn_app_inited(
     backend: Backend,
+    over: phivault_server::config::FileConfig,
+    init_at: Option<&str>,
+) -> Option<App> {
+    spawn_app_files(backend, over, init_at, &[]).await
+}
+
+/// Like [`spawn_app_inited`], with `files` (name, text) written into the
+/// data directory before the server starts (`breach.toml`, say).
+pub async fn spawn_app_files(
+    backend: Backend,
     mut over: phivault_server::config::FileConfig,
     init_at: Option<&str>,
+    files: &[(&str, &str)],
 ) -> Option<App> {
     let dir = tempfile::tempdir().unwrap();
     if let Some(t) = init_at {
         phivault_server::datadir::init(&dir.path().join("data"), t).unwrap();
+    } else if !files.is_empty() {
+        phivault_server::datadir::init(&dir.path().join("data"), &jiff::Timestamp::now().to_string())
+            .unwrap();
+    }
+    for (name, text) in files {
+        std::fs::write(dir.path().join("data").join(name), text).unwrap();
     }
     let (database, pg) = match backend {
         Backend::Sqlite => (None, None),
@@ -258,6 +275,29 @@ macro_rules! both_backends {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 if let Some(app) = common::spawn_app(common::Backend::Postgres).await {
+                    $body(app).await;
+                }
+            }
+        }
+    };
+}
+
+/// Like `both_backends!`, each server started with `breach.toml` = `$files`.
+#[macro_export]
+macro_rules! both_backends_with_files {
+    ($name:ident, $body:ident, $breach:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = common::spawn_app_files(common::Backend::Sqlite, Default::default(), None, &[("breach.toml", $breach)])
+                    .await
+                    .unwrap();
+                $body(app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = common::spawn_app_files(common::Backend::Postgres, Default::default(), None, &[("breach.toml", $breach)]).await {
                     $body(app).await;
                 }
             }
