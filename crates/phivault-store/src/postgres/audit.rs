@@ -67,7 +67,7 @@ impl AuditStore for PgStore {
                 "audit events are missing between other writers' appends",
             ));
         }
-        insert(&*tx, build(first)).await?;
+        insert(&tx, build(first)).await?;
         tx.commit().await?;
         Ok(tail)
     }
@@ -175,7 +175,7 @@ impl AuditStore for PgStore {
 }
 
 async fn insert(
-    c: &impl tokio_postgres::GenericClient,
+    c: &impl deadpool_postgres::GenericClient,
     frames: Vec<NewFrame>,
 ) -> Result<(), StoreError> {
     let st = c
