@@ -4,6 +4,7 @@
 //! connections.
 
 mod access;
+mod breach;
 mod checkpoint;
 mod keys;
 mod migrations;
