@@ -9,10 +9,6 @@ use crate::{AlertRow, BreachStore, ErrorKind, IncidentRow, LockdownRow, StoreErr
 
 const LOCKDOWN_COLUMNS: &str = "id, scope, reason, incident_id, created_by, created_at, \
      lift_requested_by, lift_requested_at, lifted_by, lifted_at";
-const INCIDENT_COLUMNS: &str =
-    "id, severity, summary, status, declared_by, declared_at, updated_at, data";
-const ALERT_COLUMNS: &str =
-    "id, destination, payload, created_at, attempts, next_attempt_at, delivered_at, last_error";
 
 fn lockdown(r: &Row) -> Result<LockdownRow, StoreError> {
     Ok(LockdownRow {
@@ -29,35 +25,7 @@ fn lockdown(r: &Row) -> Result<LockdownRow, StoreError> {
     })
 }
 
-fn incident(r: &Row) -> Result<IncidentRow, StoreError> {
-    Ok(IncidentRow {
-        id: r.try_get(0)?,
-        severity: r.try_get(1)?,
-        summary: r.try_get(2)?,
-        status: r.try_get(3)?,
-        declared_by: r.try_get(4)?,
-        declared_at: r.try_get(5)?,
-        updated_at: r.try_get(6)?,
-        data: r.try_get(7)?,
-    })
-}
-
-fn alert(r: &Row) -> Result<AlertRow, StoreError> {
-    let attempts: i64 = r.try_get(4)?;
-    Ok(AlertRow {
-        id: r.try_get(0)?,
-        destination: r.try_get(1)?,
-        payload: r.try_get(2)?,
-        created_at: r.try_get(3)?,
-        attempts: u32::try_from(attempts)
-            .map_err(|_| StoreError::new(ErrorKind::Corrupt, "alert attempts out of range"))?,
-        next_attempt_at: r.try_get(5)?,
-        delivered_at: r.try_get(6)?,
-        last_error: r.try_get(7)?,
-    })
-}
-
-fn count(n: i64) -> Result<u64, StoreError> {
+pub(super) fn count(n: i64) -> Result<u64, StoreError> {
     u64::try_from(n).map_err(|_| StoreError::new(ErrorKind::Corrupt, "negative counter"))
 }
 
@@ -196,41 +164,15 @@ impl BreachStore for PgStore {
     }
 
     async fn insert_incident(&self, i: IncidentRow) -> Result<(), StoreError> {
-        let c = self.pool.get().await?;
-        c.execute(
-            &format!(
-                "INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-            ),
-            &[
-                &i.id,
-                &i.severity,
-                &i.summary,
-                &i.status,
-                &i.declared_by,
-                &i.declared_at,
-                &i.updated_at,
-                &i.data,
-            ],
-        )
-        .await?;
-        Ok(())
+        self.insert_incident_impl(i).await
     }
 
     async fn get_incident(&self, id: &str) -> Result<Option<IncidentRow>, StoreError> {
-        let c = self.pool.get().await?;
-        let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1");
-        c.query_opt(&sql, &[&id])
-            .await?
-            .as_ref()
-            .map(incident)
-            .transpose()
+        self.get_incident_impl(id).await
     }
 
     async fn list_incidents(&self) -> Result<Vec<IncidentRow>, StoreError> {
-        let c = self.pool.get().await?;
-        let sql =
-            format!("SELECT {INCIDENT_COLUMNS} FROM incidents ORDER BY declared_at DESC, id DESC");
-        c.query(&sql, &[]).await?.iter().map(incident).collect()
+        self.list_incidents_impl().await
     }
 
     async fn update_incident(
@@ -241,25 +183,8 @@ impl BreachStore for PgStore {
         updated_at: i64,
         expected_updated_at: i64,
     ) -> Result<(), StoreError> {
-        let c = self.pool.get().await?;
-        // One statement: the compare-and-swap, and whether the row exists.
-        let row = c
-            .query_one(
-                "WITH u AS (UPDATE incidents SET status = $2, data = $3, updated_at = $4
-                            WHERE id = $1 AND updated_at = $5 RETURNING 1)
-                 SELECT (SELECT count(*) FROM u), EXISTS (SELECT 1 FROM incidents WHERE id = $1)",
-                &[&id, &status, &data, &updated_at, &expected_updated_at],
-            )
-            .await?;
-        let (updated, exists): (i64, bool) = (row.try_get(0)?, row.try_get(1)?);
-        match (updated, exists) {
-            (0, false) => Err(StoreError::new(ErrorKind::NotFound, "no such incident")),
-            (0, true) => Err(StoreError::new(
-                ErrorKind::Conflict,
-                "incident changed concurrently",
-            )),
-            _ => Ok(()),
-        }
+        self.update_incident_impl(id, status, data, updated_at, expected_updated_at)
+            .await
     }
 
     async fn set_patient_flag(
@@ -302,50 +227,15 @@ impl BreachStore for PgStore {
     }
 
     async fn enqueue_alert(&self, a: AlertRow) -> Result<(), StoreError> {
-        let c = self.pool.get().await?;
-        c.execute(
-            &format!(
-                "INSERT INTO alert_queue ({ALERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-            ),
-            &[
-                &a.id,
-                &a.destination,
-                &a.payload,
-                &a.created_at,
-                &i64::from(a.attempts),
-                &a.next_attempt_at,
-                &a.delivered_at,
-                &a.last_error,
-            ],
-        )
-        .await?;
-        Ok(())
+        self.enqueue_alert_impl(a).await
     }
 
     async fn due_alerts(&self, now: i64, limit: u32) -> Result<Vec<AlertRow>, StoreError> {
-        let c = self.pool.get().await?;
-        let sql = format!(
-            "SELECT {ALERT_COLUMNS} FROM alert_queue
-             WHERE delivered_at IS NULL AND next_attempt_at <= $1
-             ORDER BY created_at, id LIMIT $2"
-        );
-        let st = c.prepare_cached(&sql).await?;
-        c.query(&st, &[&now, &i64::from(limit)])
-            .await?
-            .iter()
-            .map(alert)
-            .collect()
+        self.due_alerts_impl(now, limit).await
     }
 
     async fn mark_alert_delivered(&self, id: &str, at: i64) -> Result<bool, StoreError> {
-        let c = self.pool.get().await?;
-        let n = c
-            .execute(
-                "UPDATE alert_queue SET delivered_at = $2 WHERE id = $1 AND delivered_at IS NULL",
-                &[&id, &at],
-            )
-            .await?;
-        Ok(n > 0)
+        self.mark_alert_delivered_impl(id, at).await
     }
 
     async fn reschedule_alert(
@@ -355,22 +245,11 @@ impl BreachStore for PgStore {
         next_attempt_at: i64,
         last_error: &str,
     ) -> Result<bool, StoreError> {
-        let c = self.pool.get().await?;
-        let n = c
-            .execute(
-                "UPDATE alert_queue SET attempts = $2, next_attempt_at = $3, last_error = $4
-                 WHERE id = $1 AND delivered_at IS NULL",
-                &[&id, &i64::from(attempts), &next_attempt_at, &last_error],
-            )
-            .await?;
-        Ok(n > 0)
+        self.reschedule_alert_impl(id, attempts, next_attempt_at, last_error)
+            .await
     }
 
     async fn alert_backlog(&self) -> Result<u64, StoreError> {
-        let c = self.pool.get().await?;
-        let st = c
-            .prepare_cached("SELECT count(*) FROM alert_queue WHERE delivered_at IS NULL")
-            .await?;
-        count(c.query_one(&st, &[]).await?.try_get(0)?)
+        self.alert_backlog_impl().await
     }
 }

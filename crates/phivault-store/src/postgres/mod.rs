@@ -5,6 +5,7 @@
 mod access;
 mod audit;
 mod breach;
+mod incidents;
 mod keys;
 mod listen;
 mod migrations;

@@ -11,10 +11,6 @@ use crate::{AlertRow, BreachStore, ErrorKind, IncidentRow, LockdownRow, StoreErr
 
 const LOCKDOWN_COLUMNS: &str = "id, scope, reason, incident_id, created_by, created_at, \
      lift_requested_by, lift_requested_at, lifted_by, lifted_at";
-const INCIDENT_COLUMNS: &str =
-    "id, severity, summary, status, declared_by, declared_at, updated_at, data";
-const ALERT_COLUMNS: &str =
-    "id, destination, payload, created_at, attempts, next_attempt_at, delivered_at, last_error";
 
 fn lockdown(r: &Row<'_>) -> rusqlite::Result<LockdownRow> {
     Ok(LockdownRow {
@@ -31,33 +27,7 @@ fn lockdown(r: &Row<'_>) -> rusqlite::Result<LockdownRow> {
     })
 }
 
-fn incident(r: &Row<'_>) -> rusqlite::Result<IncidentRow> {
-    Ok(IncidentRow {
-        id: r.get(0)?,
-        severity: r.get(1)?,
-        summary: r.get(2)?,
-        status: r.get(3)?,
-        declared_by: r.get(4)?,
-        declared_at: r.get(5)?,
-        updated_at: r.get(6)?,
-        data: r.get(7)?,
-    })
-}
-
-fn alert(r: &Row<'_>) -> rusqlite::Result<AlertRow> {
-    Ok(AlertRow {
-        id: r.get(0)?,
-        destination: r.get(1)?,
-        payload: r.get(2)?,
-        created_at: r.get(3)?,
-        attempts: r.get(4)?,
-        next_attempt_at: r.get(5)?,
-        delivered_at: r.get(6)?,
-        last_error: r.get(7)?,
-    })
-}
-
-fn count(n: i64) -> Result<u64, StoreError> {
+pub(super) fn count(n: i64) -> Result<u64, StoreError> {
     u64::try_from(n).map_err(|_| StoreError::new(ErrorKind::Corrupt, "negative counter"))
 }
 
@@ -79,7 +49,7 @@ fn bump(c: &Connection) -> Result<(), StoreError> {
 impl SqliteStore {
     /// Runs `f` as one writer job (its own savepoint of a group commit) and
     /// returns its value once the batch has committed.
-    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(super) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -207,45 +177,15 @@ impl BreachStore for SqliteStore {
     }
 
     async fn insert_incident(&self, i: IncidentRow) -> Result<(), StoreError> {
-        self.write(move |c| {
-            c.prepare_cached(&format!(
-                "INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-            ))?
-            .execute(params![
-                i.id,
-                i.severity,
-                i.summary,
-                i.status,
-                i.declared_by,
-                i.declared_at,
-                i.updated_at,
-                i.data
-            ])?;
-            Ok(())
-        })
-        .await
+        self.insert_incident_impl(i).await
     }
 
     async fn get_incident(&self, id: &str) -> Result<Option<IncidentRow>, StoreError> {
-        let id = id.to_owned();
-        self.read(move |c| {
-            let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1");
-            Ok(c.prepare_cached(&sql)?
-                .query_row(params![id], incident)
-                .optional()?)
-        })
-        .await
+        self.get_incident_impl(id).await
     }
 
     async fn list_incidents(&self) -> Result<Vec<IncidentRow>, StoreError> {
-        self.read(|c| {
-            let sql = format!(
-                "SELECT {INCIDENT_COLUMNS} FROM incidents ORDER BY declared_at DESC, id DESC"
-            );
-            let mut st = c.prepare_cached(&sql)?;
-            Ok(st.query_map([], incident)?.collect::<Result<_, _>>()?)
-        })
-        .await
+        self.list_incidents_impl().await
     }
 
     async fn update_incident(
@@ -256,29 +196,8 @@ impl BreachStore for SqliteStore {
         updated_at: i64,
         expected_updated_at: i64,
     ) -> Result<(), StoreError> {
-        let (id, status, data) = (id.to_owned(), status.to_owned(), data.to_owned());
-        self.write(move |c| {
-            let n = c
-                .prepare_cached(
-                    "UPDATE incidents SET status = ?2, data = ?3, updated_at = ?4
-                     WHERE id = ?1 AND updated_at = ?5",
-                )?
-                .execute(params![id, status, data, updated_at, expected_updated_at])?;
-            if n > 0 {
-                return Ok(());
-            }
-            let exists = c
-                .prepare_cached("SELECT 1 FROM incidents WHERE id = ?1")?
-                .query_row(params![id], |_| Ok(()))
-                .optional()?
-                .is_some();
-            Err(if exists {
-                StoreError::new(ErrorKind::Conflict, "incident changed concurrently")
-            } else {
-                StoreError::new(ErrorKind::NotFound, "no such incident")
-            })
-        })
-        .await
+        self.update_incident_impl(id, status, data, updated_at, expected_updated_at)
+            .await
     }
 
     async fn set_patient_flag(
@@ -322,50 +241,15 @@ impl BreachStore for SqliteStore {
     }
 
     async fn enqueue_alert(&self, a: AlertRow) -> Result<(), StoreError> {
-        self.write(move |c| {
-            c.prepare_cached(&format!(
-                "INSERT INTO alert_queue ({ALERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-            ))?
-            .execute(params![
-                a.id,
-                a.destination,
-                a.payload,
-                a.created_at,
-                a.attempts,
-                a.next_attempt_at,
-                a.delivered_at,
-                a.last_error
-            ])?;
-            Ok(())
-        })
-        .await
+        self.enqueue_alert_impl(a).await
     }
 
     async fn due_alerts(&self, now: i64, limit: u32) -> Result<Vec<AlertRow>, StoreError> {
-        self.read(move |c| {
-            let sql = format!(
-                "SELECT {ALERT_COLUMNS} FROM alert_queue
-                 WHERE delivered_at IS NULL AND next_attempt_at <= ?1
-                 ORDER BY created_at, id LIMIT ?2"
-            );
-            let mut st = c.prepare_cached(&sql)?;
-            Ok(st
-                .query_map(params![now, limit], alert)?
-                .collect::<Result<_, _>>()?)
-        })
-        .await
+        self.due_alerts_impl(now, limit).await
     }
 
     async fn mark_alert_delivered(&self, id: &str, at: i64) -> Result<bool, StoreError> {
-        let id = id.to_owned();
-        self.write(move |c| {
-            Ok(c.prepare_cached(
-                "UPDATE alert_queue SET delivered_at = ?2 WHERE id = ?1 AND delivered_at IS NULL",
-            )?
-            .execute(params![id, at])?
-                > 0)
-        })
-        .await
+        self.mark_alert_delivered_impl(id, at).await
     }
 
     async fn reschedule_alert(
@@ -375,25 +259,11 @@ impl BreachStore for SqliteStore {
         next_attempt_at: i64,
         last_error: &str,
     ) -> Result<bool, StoreError> {
-        let (id, e) = (id.to_owned(), last_error.to_owned());
-        self.write(move |c| {
-            Ok(c.prepare_cached(
-                "UPDATE alert_queue SET attempts = ?2, next_attempt_at = ?3, last_error = ?4
-                 WHERE id = ?1 AND delivered_at IS NULL",
-            )?
-            .execute(params![id, attempts, next_attempt_at, e])?
-                > 0)
-        })
-        .await
+        self.reschedule_alert_impl(id, attempts, next_attempt_at, last_error)
+            .await
     }
 
     async fn alert_backlog(&self) -> Result<u64, StoreError> {
-        self.read(|c| {
-            let n: i64 = c
-                .prepare_cached("SELECT count(*) FROM alert_queue WHERE delivered_at IS NULL")?
-                .query_row([], |r| r.get(0))?;
-            count(n)
-        })
-        .await
+        self.alert_backlog_impl().await
     }
 }

@@ -6,6 +6,7 @@
 mod access;
 mod breach;
 mod checkpoint;
+mod incidents;
 mod keys;
 mod migrations;
 mod writer;
