@@ -6,6 +6,7 @@
 
 mod access;
 pub mod audit;
+mod breach;
 mod error;
 mod keys;
 pub mod postgres;
@@ -13,6 +14,7 @@ pub mod sqlite;
 mod types;
 
 pub use access::AccessStore;
+pub use breach::{AlertRow, BreachStore, IncidentRow, LockdownRow};
 pub use error::{ErrorKind, StoreError};
 pub use keys::{DekFilter, DekRow, DekSwap, IndexReplace, Reseal, SHREDDED_KEK_VERSION, Shredded};
 pub use types::{BreakGlassRow, IndexEntry, StoredRecord, TokenKind, TokenRow, UserRow};
@@ -20,7 +22,7 @@ pub use types::{BreakGlassRow, IndexEntry, StoredRecord, TokenKind, TokenRow, Us
 /// The storage contract. Both backends pass the same conformance suite
 /// (`tests/conformance.rs`).
 #[async_trait::async_trait]
-pub trait Store: AccessStore + Send + Sync + std::fmt::Debug {
+pub trait Store: AccessStore + BreachStore + Send + Sync + std::fmt::Debug {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

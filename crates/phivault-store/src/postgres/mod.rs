@@ -4,7 +4,10 @@
 
 mod access;
 mod audit;
+mod breach;
+mod incidents;
 mod keys;
+mod listen;
 mod migrations;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -23,6 +26,7 @@ pub const DEFAULT_SCHEMA: &str = "phivault";
 pub struct PgStore {
     pool: Pool,
     schema: String,
+    listener: std::sync::Arc<listen::Listener>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -98,6 +102,7 @@ impl PgStore {
             .map_err(|_| StoreError::new(ErrorKind::Unavailable, "invalid postgres url"))?;
         cfg.options(format!("-c search_path={schema}"));
         cfg.application_name("phivault");
+        let listener = std::sync::Arc::new(listen::Listener::new(cfg.clone(), schema));
         let mgr = Manager::from_config(
             cfg,
             NoTls,
@@ -115,6 +120,7 @@ impl PgStore {
         Ok(Self {
             pool,
             schema: schema.to_owned(),
+            listener,
         })
     }
 

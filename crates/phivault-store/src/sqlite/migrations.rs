@@ -80,6 +80,57 @@ const STEPS: &[(i64, &str)] = &[
             PRIMARY KEY (user_id, permission)
         );",
     ),
+    (
+        4,
+        // Breach containment. `lockdown_generation` is one row, bumped with
+        // every lockdown change, so other processes notice with one read.
+        "CREATE TABLE lockdowns (
+            id                TEXT PRIMARY KEY,
+            scope             TEXT NOT NULL,
+            reason            TEXT NOT NULL,
+            incident_id       TEXT,
+            created_by        TEXT NOT NULL,
+            created_at        BIGINT NOT NULL,
+            lift_requested_by TEXT,
+            lift_requested_at BIGINT,
+            lifted_by         TEXT,
+            lifted_at         BIGINT
+        );
+        CREATE INDEX lockdowns_active ON lockdowns (created_at) WHERE lifted_at IS NULL;
+        CREATE TABLE lockdown_generation (
+            id         INTEGER PRIMARY KEY CHECK (id = 1),
+            generation BIGINT NOT NULL
+        );
+        INSERT INTO lockdown_generation (id, generation) VALUES (1, 0);
+        ALTER TABLE tokens ADD COLUMN revoked_at BIGINT;
+        CREATE TABLE incidents (
+            id          TEXT PRIMARY KEY,
+            severity    TEXT NOT NULL,
+            summary     TEXT NOT NULL,
+            status      TEXT NOT NULL,
+            declared_by TEXT NOT NULL,
+            declared_at BIGINT NOT NULL,
+            updated_at  BIGINT NOT NULL,
+            data        TEXT NOT NULL
+        );
+        CREATE INDEX incidents_declared ON incidents (declared_at);
+        CREATE TABLE patient_flags (
+            patient_id TEXT PRIMARY KEY,
+            flag       TEXT NOT NULL,
+            set_at     BIGINT NOT NULL
+        );
+        CREATE TABLE alert_queue (
+            id              TEXT PRIMARY KEY,
+            destination     TEXT NOT NULL,
+            payload         TEXT NOT NULL,
+            created_at      BIGINT NOT NULL,
+            attempts        BIGINT NOT NULL,
+            next_attempt_at BIGINT NOT NULL,
+            delivered_at    BIGINT,
+            last_error      TEXT
+        );
+        CREATE INDEX alert_queue_due ON alert_queue (next_attempt_at) WHERE delivered_at IS NULL;",
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

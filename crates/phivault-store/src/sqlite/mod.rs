@@ -4,7 +4,9 @@
 //! connections.
 
 mod access;
+mod breach;
 mod checkpoint;
+mod incidents;
 mod keys;
 mod migrations;
 mod writer;
