@@ -1,0 +1,5 @@
+//! wip
+pub mod rules;
+#[cfg(test)]
+mod testing;
+mod util;
