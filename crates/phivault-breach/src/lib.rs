@@ -1,4 +1,5 @@
 //! wip
+pub mod incident;
 pub mod lockdown;
 pub mod rules;
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod set;
 use serde::{Deserialize, Serialize};
 
 pub use restore::{LiftDecision, LiftRefusal, LiftRequest, RestorePolicy};
+pub(crate) use scope::valid_user as valid_user_id;
 pub use scope::{Scope, ScopeError};
 pub use set::{LockdownSet, RequestFacts};
 
