@@ -1,4 +1,5 @@
 //! wip
+pub mod evidence;
 pub mod incident;
 pub mod lockdown;
 pub mod rules;

@@ -31,11 +31,7 @@ pub fn render_text(inc: &Incident, now_micros: i64) -> String {
         let _ = writeln!(s, "affected  {count}");
     }
     let _ = writeln!(s);
-    let _ = writeln!(
-        s,
-        "{:<20} {:<28} {:<28} {}",
-        "DEADLINE", "DUE", "MET", "STATE"
-    );
+    let _ = writeln!(s, "{:<20} {:<28} {:<28} STATE", "DEADLINE", "DUE", "MET");
     for d in deadlines(inc, now_micros) {
         let _ = writeln!(
             s,
@@ -47,11 +43,7 @@ pub fn render_text(inc: &Incident, now_micros: i64) -> String {
         );
     }
     let _ = writeln!(s);
-    let _ = writeln!(
-        s,
-        "{:<28} {:<20} {:<24} {}",
-        "STEP AT", "KIND", "BY", "DETAIL"
-    );
+    let _ = writeln!(s, "{:<28} {:<20} {:<24} DETAIL", "STEP AT", "KIND", "BY");
     for step in &inc.steps {
         let _ = writeln!(
             s,
