@@ -1,4 +1,6 @@
 //! wip
+mod access;
+pub mod affected;
 pub mod evidence;
 pub mod incident;
 pub mod lockdown;

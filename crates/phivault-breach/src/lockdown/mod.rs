@@ -14,8 +14,8 @@ mod set;
 use serde::{Deserialize, Serialize};
 
 pub use restore::{LiftDecision, LiftRefusal, LiftRequest, RestorePolicy};
-pub(crate) use scope::valid_user as valid_user_id;
 pub use scope::{Scope, ScopeError};
+pub(crate) use scope::{normalize as normalize_net, valid_user as valid_user_id};
 pub use set::{LockdownSet, RequestFacts};
 
 use crate::util::{ident, printable_line};

@@ -4,9 +4,10 @@ use phivault_audit::{Event, Outcome};
 
 use super::Finding;
 use super::Rule;
-use super::detector::{Detector, UserState, bulk_count, discloses, ip_key};
+use super::detector::{Detector, UserState, ip_key};
 use super::hours::{Hours, local_hour};
 use super::state::{Counter, Distinct};
+use crate::access::{bulk_count, discloses};
 use crate::util::MINUTE;
 
 impl Detector {

@@ -8,34 +8,11 @@ use super::config::RulesConfig;
 use super::hours::Hours;
 use super::state::{Counter, Distinct, Lru};
 use super::{Facts, Finding, Rule, Severity};
+use crate::access::is_break_glass;
 use crate::util::{DAY, MINUTE, parse_micros};
 
 /// Events between two sweeps of idle state.
 const SWEEP_EVERY: u64 = 4096;
-/// The action of a break-glass grant (a `custom:` verb that discloses
-/// nothing by itself).
-pub(crate) const BREAK_GLASS_ACTION: &str = "custom:break_glass";
-
-/// Whether `e` disclosed a patient's PHI: [`Event::is_disclosure`], minus
-/// the break-glass grant, which only opens access.
-pub(crate) fn discloses(e: &Event) -> bool {
-    e.is_disclosure() && e.action != BREAK_GLASS_ACTION
-}
-
-/// A successful search or export whose results are counted but whose
-/// patients are not named in the event.
-pub(crate) fn bulk_count(e: &Event) -> Option<u64> {
-    (e.outcome == Outcome::Success
-        && e.patient_id.is_none()
-        && matches!(e.action.as_str(), "searched" | "exported"))
-    .then_some(e.count.unwrap_or(0))
-}
-
-/// Whether the event carries the break-glass marker.
-fn is_break_glass(e: &Event) -> bool {
-    e.action == BREAK_GLASS_ACTION || e.flags.iter().any(|f| f == "break_glass")
-}
-
 #[derive(Debug)]
 pub(super) struct UserState {
     pub(super) patients: Distinct,
