@@ -4,6 +4,7 @@ pub mod affected;
 pub mod evidence;
 pub mod incident;
 pub mod lockdown;
+pub mod report;
 pub mod rules;
 #[cfg(test)]
 mod testing;

@@ -3,7 +3,7 @@
 //! ([`render_text`], [`render_json`]).
 
 mod deadlines;
-mod render;
+pub(crate) mod render;
 #[cfg(test)]
 mod tests;
 
