@@ -1,6 +1,7 @@
 //! wip
 mod access;
 pub mod affected;
+pub mod drill;
 pub mod evidence;
 pub mod incident;
 pub mod lockdown;

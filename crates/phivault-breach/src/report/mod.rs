@@ -20,7 +20,7 @@
 mod assess;
 mod doc;
 mod fields;
-mod render;
+pub(crate) mod render;
 #[cfg(test)]
 mod tests;
 
