@@ -10,3 +10,4 @@ pub mod rules;
 #[cfg(test)]
 mod testing;
 mod util;
+pub mod webhook;
