@@ -55,7 +55,9 @@
 //! **Detection** ([`rules`])
 //! - Time is the event's timestamp, clamped so it never goes back; an
 //!   unparsable timestamp takes the latest time seen. Off-hours uses the
-//!   event's own hour.
+//!   event's own hour. Timestamps are the server's clock: if it ran far
+//!   ahead, the server sees it in [`Detector::now_micros`](rules::Detector::now_micros)
+//!   and starts a new detector.
 //! - A *disclosure* is [`Event::is_disclosure`](phivault_audit::Event::is_disclosure)
 //!   minus the break-glass grant `custom:break_glass`, which only opens
 //!   access. Successful searches and exports that name no patient add their
@@ -93,7 +95,10 @@
 //! - Scopes have one spelling: an `ip:` network has its host bits cleared
 //!   and IPv4-mapped networks become IPv4; a bare address is a host route.
 //!   A `token:` value must be a public id (`pv_` and 16 hex digits), so a
-//!   pasted secret is refused; errors never echo the input.
+//!   pasted secret is refused; errors never echo the input. Networks
+//!   broader than /8 (IPv4) or /16 (IPv6) are refused: an `ip:` lockdown
+//!   binds responders too, so such a lockdown would shut them out as well
+//!   (`vault` does the job without that risk).
 //! - `check` reports the most specific match: user, token, host address,
 //!   longest network, then (for non-responders) vault and collection; among
 //!   equals, the oldest. Lockdowns never expire by themselves.
@@ -122,7 +127,8 @@
 //! - Verification order: signature, manifest digest, manifest rules, files
 //!   in manifest order (missing or modified), then extra files in path
 //!   order. `MANIFEST.json`, `MANIFEST.json.sig` and `custody.jsonl` are
-//!   reserved: refused at sealing, skipped in a verified listing.
+//!   reserved: refused at sealing (in any ASCII case), skipped in a
+//!   verified listing (exact names only; `Custody.jsonl` is an extra file).
 //! - Paths: besides relative, no `..`, no backslash, also no `:`, control
 //!   characters, empty or `.` components or components ending in a dot or
 //!   space; names equal ignoring ASCII case are refused at sealing (they

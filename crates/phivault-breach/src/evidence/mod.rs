@@ -38,11 +38,19 @@ pub const SIGNATURE_FILE: &str = "MANIFEST.json.sig";
 /// The custody log's file name in a bundle.
 pub const CUSTODY_FILE: &str = "custody.jsonl";
 
-/// Whether a bundle path is one of the three reserved files.
+/// Whether a bundle path is one of the three reserved files, ignoring ASCII
+/// case (what sealing refuses: a case-insensitive file system would merge
+/// them).
 pub fn is_reserved(path: &str) -> bool {
     [MANIFEST_FILE, SIGNATURE_FILE, CUSTODY_FILE]
         .iter()
         .any(|r| r.eq_ignore_ascii_case(path))
+}
+
+/// Whether a bundle path is exactly a reserved file (what verification
+/// skips: `Custody.jsonl` beside `custody.jsonl` is an extra file).
+fn is_reserved_exact(path: &str) -> bool {
+    [MANIFEST_FILE, SIGNATURE_FILE, CUSTODY_FILE].contains(&path)
 }
 
 /// The manifest: canonical JSON is the compact serialization of this struct

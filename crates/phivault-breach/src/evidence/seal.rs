@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashSet};
 use phivault_audit::{Signer, VerifierKey};
 
 use super::path::shown;
-use super::{EvidenceError, FORMAT, FileEntry, Manifest, Window, check_path, is_reserved};
+use super::{
+    EvidenceError, FORMAT, FileEntry, Manifest, Window, check_path, is_reserved, is_reserved_exact,
+};
 use crate::util::{hex, ident, parse_micros, rfc3339, sha256, unhex};
 
 /// What a manifest says besides its files.
@@ -221,7 +223,7 @@ pub fn verify<P: AsRef<str>, B: AsRef<[u8]>>(
             path: shown(p),
             reason: e.as_str(),
         })?;
-        if is_reserved(p) {
+        if is_reserved_exact(p) {
             continue;
         }
         if given.insert(p, bytes.as_ref()).is_some() {

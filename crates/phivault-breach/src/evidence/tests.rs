@@ -108,6 +108,12 @@ fn every_file_alteration_is_caught_and_named() {
         check(&extra),
         Err(EvidenceError::Extra("notes/planted.txt".into()))
     );
+    let mut disguised = files();
+    disguised.push(("Custody.jsonl".into(), b"x".to_vec()));
+    assert_eq!(
+        check(&disguised),
+        Err(EvidenceError::Extra("Custody.jsonl".into()))
+    );
     let mut twice = files();
     twice.push(twice[0].clone());
     assert_eq!(

@@ -103,6 +103,19 @@ fn parse_net(s: &str) -> Option<IpNet> {
     Some(normalize(net))
 }
 
+/// Shortest accepted prefixes: anything broader would also lock out the
+/// responders (an `ip:` lockdown binds them), which is what `vault` is for
+/// without that risk.
+const MIN_PREFIX_V4: u8 = 8;
+const MIN_PREFIX_V6: u8 = 16;
+
+fn broad(net: &IpNet) -> bool {
+    match net {
+        IpNet::V4(n) => n.prefix_len() < MIN_PREFIX_V4,
+        IpNet::V6(n) => n.prefix_len() < MIN_PREFIX_V6,
+    }
+}
+
 impl FromStr for Scope {
     type Err = ScopeError;
 
@@ -135,9 +148,13 @@ impl FromStr for Scope {
             "token" => Err(invalid(
                 "a token public id is `pv_` and 16 hex digits (never the secret)",
             )),
-            "ip" => parse_net(value)
-                .map(Self::Ip)
-                .ok_or(invalid("an IP address or CIDR network")),
+            "ip" => match parse_net(value) {
+                Some(n) if broad(&n) => Err(invalid(
+                    "the network is broader than /8 (IPv4) or /16 (IPv6); use `vault`",
+                )),
+                Some(n) => Ok(Self::Ip(n)),
+                None => Err(invalid("an IP address or CIDR network")),
+            },
             _ if valid_collection(value) => Ok(Self::Collection(value.to_owned())),
             _ => Err(invalid(
                 "a collection name is a lowercase letter then lowercase letters, digits or `_`",

@@ -13,6 +13,7 @@ use crate::util::{DAY, MINUTE, parse_micros};
 
 /// Events between two sweeps of idle state.
 const SWEEP_EVERY: u64 = 4096;
+
 #[derive(Debug)]
 pub(super) struct UserState {
     pub(super) patients: Distinct,
@@ -76,6 +77,15 @@ impl Detector {
         self.ips.len()
     }
 
+    /// The detector's time (the latest event time seen), µs; `None` before
+    /// the first event. Timestamps come from the server's clock: if that
+    /// clock ran far ahead and was corrected, this stays in the future and
+    /// windows stop sliding, so the server compares it with its clock and
+    /// starts a new detector when it is ahead.
+    pub fn now_micros(&self) -> Option<i64> {
+        (self.now != i64::MIN).then_some(self.now)
+    }
+
     /// Evaluates every rule on one event. Time is the event's timestamp,
     /// clamped so that it never goes back (an unparsable or earlier
     /// timestamp takes the latest time seen).
@@ -86,7 +96,7 @@ impl Detector {
             // No time known yet: nothing time-based can be evaluated.
             self.now = at.unwrap_or(0);
         }
-        self.seen += 1;
+        self.seen = self.seen.wrapping_add(1);
         if self.seen.is_multiple_of(SWEEP_EVERY) {
             self.sweep();
         }

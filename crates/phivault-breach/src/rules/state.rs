@@ -39,7 +39,7 @@ impl<V> Lru<V> {
     /// (evicting the least recently seen entry when full).
     pub(crate) fn touch(&mut self, key: &str, now: i64, make: impl FnOnce() -> V) -> &mut V {
         let stamp = self.next;
-        self.next += 1;
+        self.next = self.next.wrapping_add(1);
         if !self.map.contains_key(key) {
             while self.map.len() >= self.cap {
                 let Some((_, old)) = self.order.pop_first() else {
@@ -95,7 +95,7 @@ impl Distinct {
     /// Records `patient` at `now`.
     pub(crate) fn add(&mut self, patient: &str, now: i64, cap: usize) {
         let seq = self.next;
-        self.next += 1;
+        self.next = self.next.wrapping_add(1);
         if let Some(old) = self.by_patient.insert(patient.to_owned(), seq) {
             self.by_seq.remove(&old);
         }
