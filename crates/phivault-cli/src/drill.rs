@@ -252,10 +252,8 @@ pub async fn run(a: DrillArgs) -> CliResult {
     let computed = crate::incident::affected::compute(&ctx.config, &ctx.store, &q, true).await?;
     let listed: BTreeSet<String> = computed
         .list
-        .patients
-        .iter()
-        .filter(|(_, p)| p.disclosed)
-        .map(|(id, _)| id.clone())
+        .compromised()
+        .map(|p| p.patient_id.clone())
         .collect();
     let finished = jiff::Timestamp::now();
     let times = DrillTimes {
@@ -265,11 +263,11 @@ pub async fn run(a: DrillArgs) -> CliResult {
         alerted,
         finished: finished.as_microsecond(),
     };
-    let score = times.score(&read, &listed);
+    let score = phivault_breach::drill::score(&times, &read, &listed).map_err(|e| e.0)?;
     std::fs::create_dir_all(&a.out)?;
     let report = score.to_markdown();
     std::fs::write(a.out.join("drill-report.md"), &report)?;
-    std::fs::write(a.out.join("drill-report.json"), serde_json::to_vec_pretty(&score)?)?;
+    std::fs::write(a.out.join("drill-report.json"), serde_json::to_vec_pretty(&score.to_json())?)?;
     out::line(report.trim_end());
     out::line(format_args!(
         "backend {}; {} records read before the lockdown; first refusal {}; after isolation the account gets {after}; {} alert(s) delivered (signature checked), {} rejected",
@@ -292,7 +290,7 @@ pub async fn run(a: DrillArgs) -> CliResult {
     if let Some(url) = &a.database {
         crate::bench::pg::drop_schema(url, &schema).await?;
     }
-    if !score.pass() || after != 403 || refused_at.is_none() {
+    if !score.passed || after != 403 || refused_at.is_none() {
         return Err("the drill failed: see the report".into());
     }
     Ok(())

@@ -322,10 +322,12 @@ async fn the_affected_list_is_exactly_the_scripted_accesses() {
     let want: BTreeSet<&str> = ps[0..3].iter().map(String::as_str).chain([ps[4].as_str()]).collect();
     assert_eq!(ids, want, "{csv}");
     for r in &rows {
-        let disclosed = r.ends_with("true");
         let id = r.split(',').next().unwrap();
-        assert_eq!(disclosed, id != ps[4], "{r}");
-        if disclosed {
+        let access = r.rsplit(',').next().unwrap();
+        if id == ps[4] {
+            assert_eq!(access, "attempted", "{r}");
+        } else {
+            assert_eq!(access, "yes", "{r}");
             assert!(r.contains(",TX,"), "state from the address: {r}");
         }
     }

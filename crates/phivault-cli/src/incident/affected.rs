@@ -51,8 +51,8 @@ pub async fn compute(
         .collect::<Result<_, _>>()?;
     let list = affected(events.iter(), q);
     let mut states = BTreeMap::new();
-    if with_states && !list.patients.is_empty() {
-        let ids: Vec<String> = list.patients.keys().cloned().collect();
+    if with_states && !list.entries.is_empty() {
+        let ids: Vec<String> = list.entries.keys().cloned().collect();
         let (vault, _) = phivault_server::datadir::open_beside_server(
             config,
             Arc::new(phivault_server::SystemClock),

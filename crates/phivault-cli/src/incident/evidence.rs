@@ -189,26 +189,39 @@ pub async fn collect(c: Collect<'_>, keys_metadata: serde_json::Value) -> Result
         ),
         ("logs/phivault.log".into(), log_tail(&c.config.data_dir)),
     ];
-    let sealed = evidence::seal(&files, c.incident_id, c.since, c.until, &signer)?;
+    let sealed = evidence::seal(
+        &files,
+        &evidence::SealMeta {
+            incident_id: c.incident_id.to_owned(),
+            created_at_micros: jiff::Timestamp::now().as_microsecond(),
+            since_micros: c.since,
+            until_micros: c.until,
+        },
+        &signer,
+    )?;
     std::fs::create_dir_all(c.out)?;
     for (path, bytes) in &files {
         write_new(&c.out.join(path), bytes)?;
     }
     write_new(&c.out.join("MANIFEST.json"), sealed.manifest_json.as_bytes())?;
     write_new(&c.out.join("MANIFEST.sig"), sealed.signature_note.as_bytes())?;
-    let mut custody = CustodyLog::start(&sealed.digest);
-    let line = custody.append(&now_text(), c.actor, "collected")?;
+    let mut custody = CustodyLog::new(&sealed.manifest_digest)?;
+    let line = custody.append(now_micros(), &actor_id(c.actor), "collected")?;
     write_new(&c.out.join("custody.jsonl"), line.as_bytes())?;
     Ok(Written {
         events: frames.len(),
         tree_size: size,
         files: files.len(),
-        manifest_digest: sealed.digest,
+        manifest_digest: sealed.manifest_digest,
     })
 }
 
-fn now_text() -> String {
-    jiff::Timestamp::now().to_string()
+fn now_micros() -> i64 {
+    jiff::Timestamp::now().as_microsecond()
+}
+
+fn actor_id(user: &str) -> String {
+    phivault_server::breach::incident::actor_id(user)
 }
 
 fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
@@ -254,7 +267,12 @@ pub struct Checked {
     /// Events whose inclusion proofs verified.
     pub events: usize,
     /// Custody entries (after this check's own).
-    pub custody: usize,
+    pub custody: u64,
+    /// The custody chain's new last hash (recorded in the audit trail, so
+    /// a chain cut short later is caught).
+    pub custody_hash: String,
+    /// The incident the bundle is about.
+    pub incident_id: String,
 }
 
 /// Verifies a bundle with `key` (the audit public key, from outside the
@@ -270,12 +288,7 @@ pub fn verify(dir: &Path, key: &VerifierKey, actor: &str) -> Result<Checked, Err
     };
     let manifest = String::from_utf8(get("MANIFEST.json")?).map_err(|_| "MANIFEST.json is not text")?;
     let note = String::from_utf8(get("MANIFEST.sig")?).map_err(|_| "MANIFEST.sig is not text")?;
-    let payload: Vec<(String, Vec<u8>)> = files
-        .iter()
-        .filter(|(p, _)| p != "MANIFEST.json" && p != "MANIFEST.sig" && p != "custody.jsonl")
-        .cloned()
-        .collect();
-    let verified = evidence::verify(&payload, &manifest, &note, key)?;
+    let verified = evidence::verify(&files, &manifest, &note, key)?;
     let cp_note = String::from_utf8(get("audit/checkpoint.txt")?).map_err(|_| "checkpoint is not text")?;
     let cp = Checkpoint::open(&cp_note, key).map_err(|e| format!("audit/checkpoint.txt: {e}"))?;
     let events = String::from_utf8(get("audit/events.jsonl")?).map_err(|_| "events are not text")?;
@@ -310,16 +323,19 @@ pub fn verify(dir: &Path, key: &VerifierKey, actor: &str) -> Result<Checked, Err
     }
     let custody_path = dir.join("custody.jsonl");
     let text = std::fs::read_to_string(&custody_path).map_err(|_| "the bundle has no custody.jsonl")?;
-    let mut custody = evidence::verify_custody(&text, &verified.digest)?;
-    let line = custody.append(&now_text(), actor, "verified")?;
+    evidence::verify_custody(&text, &verified.manifest_digest)?;
+    let mut custody = CustodyLog::resume(&text, &verified.manifest_digest)?;
+    let line = custody.append(now_micros(), &actor_id(actor), "verified")?;
     use std::io::Write;
     std::fs::OpenOptions::new()
         .append(true)
         .open(&custody_path)?
         .write_all(line.as_bytes())?;
     Ok(Checked {
-        files: verified.files,
+        files: verified.manifest.files.len(),
         events: n,
-        custody: custody.len(),
+        custody: custody.report().entries,
+        custody_hash: custody.report().last_hash,
+        incident_id: verified.manifest.incident_id.clone(),
     })
 }

@@ -11,7 +11,8 @@ mod report;
 use std::path::PathBuf;
 
 use phivault_breach::affected::{Actor, AffectedQuery};
-use phivault_breach::incident::{Severity, StepKind, deadlines};
+use phivault_breach::incident::StepKind;
+use phivault_breach::rules::Severity;
 use phivault_breach::lockdown::Scope;
 use phivault_server::audit::Who;
 use phivault_server::breach::contain::{self, Restored};
@@ -220,9 +221,8 @@ pub async fn run(cmd: IncidentCmd) -> CliResult {
     match cmd {
         IncidentCmd::Declare { at, severity, summary } => {
             let (config, store) = open(&at).await?;
-            let severity: Severity = severity
-                .parse()
-                .map_err(|_| "--severity must be low, medium, high or critical")?;
+            let severity: Severity = inc::parse_name(&severity)
+                .ok_or("--severity must be low, medium, high or critical")?;
             let (i, e) = inc::declare(store.as_ref(), severity, &summary, &crate::keys::cli_who(), now).await?;
             record_events(&config, &store, vec![e]).await?;
             out::line(format_args!("declared {} ({})", i.id, i.severity.as_str()));
@@ -235,7 +235,7 @@ pub async fn run(cmd: IncidentCmd) -> CliResult {
         }
         IncidentCmd::Step { at, incident, kind, detail } => {
             let (config, store) = open(&at).await?;
-            let kind: StepKind = kind.parse().map_err(|_| "--kind is not a step kind")?;
+            let kind: StepKind = inc::parse_name(&kind).ok_or("--kind is not a step kind")?;
             let (_, e) = inc::add_step(store.as_ref(), &incident, kind, &detail, &crate::keys::cli_who(), now).await?;
             record_events(&config, &store, vec![e]).await?;
             out::line("step recorded");
@@ -344,6 +344,18 @@ pub async fn run(cmd: IncidentCmd) -> CliResult {
             let key = phivault_audit::VerifierKey::parse(&text).map_err(|e| format!("--public-key: {e}"))?;
             let who = crate::keys::cli_who();
             let c = evidence::verify(&dir, &key, &who.user)?;
+            // The access itself goes into the trail with the chain's new
+            // head, through the outbox of the data directory it came from.
+            if phivault_server::datadir::is_initialized(&data_dir) {
+                let mut e = who.event(
+                    now,
+                    "evidence_verified",
+                    format!("/v1/incidents/{}/evidence", c.incident_id),
+                    phivault_audit::Outcome::Success,
+                );
+                e.flags = vec![format!("custody:{}", c.custody_hash)];
+                phivault_server::audit::outbox::write(&data_dir, &[e])?;
+            }
             out::line(format_args!(
                 "evidence verified: {} files, {} events proven in the signed log; custody chain of {} entries intact (this check appended)",
                 c.files, c.events, c.custody
@@ -367,11 +379,7 @@ pub async fn run(cmd: IncidentCmd) -> CliResult {
             }
             if let Some(id) = incident {
                 let states = c.states.clone();
-                let per_state = c.list.per_state(|p| states.get(p).cloned());
-                let kind = StepKind::AffectedComputed {
-                    count: c.list.patients.len() as u64,
-                    per_state,
-                };
+                let kind = c.list.step_kind(|p| states.get(p).cloned());
                 let (_, e) = inc::add_step(store.as_ref(), &id, kind, "", &crate::keys::cli_who(), now).await?;
                 record_events(&config, &store, vec![e]).await?;
             }
@@ -387,7 +395,7 @@ pub async fn run(cmd: IncidentCmd) -> CliResult {
             };
             let c = affected::compute(&config, &store, &q, false).await?;
             let lockdowns = store.active_lockdowns().await?;
-            let text = report::risk(&i, &c, &lockdowns, &deadlines(&i, now.as_microsecond()), &path)?;
+            let text = report::risk(store.as_ref(), &i, &c, &q.actor, &lockdowns, &path, now.as_microsecond()).await?;
             phivault_server::datadir::write_private(&path, text.as_bytes())?;
             out::line(format_args!("wrote {}", path.display()));
             Ok(())

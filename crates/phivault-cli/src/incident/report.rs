@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use phivault_breach::incident::{Deadline, Incident, render_json, render_text};
+use phivault_breach::affected::Actor;
+use phivault_breach::incident::{Incident, render_json, render_text};
 use phivault_store::{LockdownRow, Store};
 
 use super::affected::Computed;
@@ -60,55 +61,93 @@ pub async fn status(
 pub fn print_affected(c: &Computed) {
     let states = c.states.clone();
     let per_state = c.list.per_state(|p| states.get(p).cloned());
-    let disclosed = c.list.patients.values().filter(|p| p.disclosed).count();
+    let compromised = c.list.compromised().count();
     out::line(format_args!(
-        "{} patient(s) affected ({} disclosed, {} attempted only), from a verified log of {} events",
-        c.list.patients.len(),
-        disclosed,
-        c.list.patients.len() - disclosed,
+        "{} patient(s) affected ({} compromised: disclosed or written; {} attempted only), from a verified log of {} events",
+        c.list.entries.len(),
+        compromised,
+        c.list.entries.len() - compromised,
         c.log_size
     ));
+    if c.list.unattributed.events > 0 {
+        out::line(format_args!(
+            "  plus {} search/export event(s) returning {} record(s) without naming them",
+            c.list.unattributed.events, c.list.unattributed.records
+        ));
+    }
     for (state, n) in &per_state {
         out::line(format_args!("  {state}: {n}"));
     }
-    let flags = c.list.notification_flags(|p| states.get(p).cloned());
+    let n = c.list.notifications(|p| states.get(p).cloned());
     out::line(format_args!(
-        "HHS notice with the individual notices (500 or more): {}; media notice (more than 500 in one state): {}",
-        if flags.hhs_immediate { "required" } else { "not required" },
-        if flags.media { "required" } else { "not required" }
+        "individuals to notify: {}; HHS notice with the individual notices (500 or more): {}; media notice (more than 500 in one state): {}",
+        n.individuals,
+        if n.hhs_immediate { "required" } else { "not required" },
+        if n.media_states.is_empty() {
+            "not required".to_owned()
+        } else {
+            format!("required in {}", n.media_states.join(", "))
+        }
     ));
-    for (id, p) in &c.list.patients {
+    let t = |v: Option<i64>| v.map_or_else(|| "-".to_owned(), phivault_server::clock::rfc3339_micros);
+    for (id, p) in &c.list.entries {
         out::line(format_args!(
             "{id}  {}  fields: {}  first {}  last {}  events {}",
-            if p.disclosed { "disclosed" } else { "attempted" },
+            p.access().as_str(),
             p.fields.iter().cloned().collect::<Vec<_>>().join(","),
-            phivault_server::clock::rfc3339_micros(p.first_at_micros),
-            phivault_server::clock::rfc3339_micros(p.last_at_micros),
+            t(p.first_access_micros),
+            t(p.last_access_micros),
             p.events
         ));
     }
 }
 
-/// `incident report`: the four-factor assessment, Markdown or HTML by the
-/// output file's extension.
-pub fn risk(
+/// `incident report`: the four-factor assessment filled with what the
+/// system knows, Markdown or HTML by the output file's extension.
+pub async fn risk(
+    store: &dyn Store,
     i: &Incident,
     c: &Computed,
+    actor: &Actor,
     lockdowns: &[LockdownRow],
-    deadlines: &[Deadline],
     out_path: &Path,
+    now_micros: i64,
 ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
-    let inputs = phivault_breach::report::RiskInputs::gather(i, &c.list, lockdowns_of(lockdowns, i), deadlines);
+    use phivault_breach::report::{Acquisition, Mitigation, Nature, Person, RiskInputs};
+    let (actor_scope, user) = match actor {
+        Actor::User(u) => (format!("user:{u}"), Some(u.clone())),
+        Actor::Token(t) => (format!("token:{t}"), None),
+        Actor::Ip(n) => (format!("ip:{n}"), None),
+    };
+    let row = match &user {
+        Some(u) => store.get_user(u).await?,
+        None => None,
+    };
+    let related: Vec<&LockdownRow> = lockdowns
+        .iter()
+        .filter(|l| l.scope == actor_scope || l.incident_id.as_deref() == Some(i.id.as_str()))
+        .collect();
+    let inputs = RiskInputs {
+        incident: i.clone(),
+        now_micros,
+        nature: Nature::from_list(&c.list),
+        person: Person {
+            actor: actor_scope,
+            internal: row.as_ref().map(|_| true),
+            role: row.as_ref().map(|u| u.roles.join(", ")),
+            obligated_recipient: false,
+        },
+        acquisition: Acquisition::from_list(&c.list),
+        mitigation: Mitigation {
+            detected_at_micros: None,
+            isolated_at_micros: related.iter().map(|l| l.created_at).min(),
+            lockdowns: related.iter().map(|l| l.scope.clone()).collect(),
+            ..Mitigation::default()
+        },
+    };
     match out_path.extension().and_then(|e| e.to_str()) {
         Some("html") => Ok(inputs.to_html()),
         Some("md") => Ok(inputs.to_markdown()),
         _ => Err("--out must end in .md or .html".into()),
     }
-}
-
-fn lockdowns_of(rows: &[LockdownRow], i: &Incident) -> Vec<phivault_breach::lockdown::Lockdown> {
-    rows.iter()
-        .map(phivault_server::breach::lockdown_of)
-        .filter(|l| l.incident_id.as_deref() == Some(i.id.as_str()) || l.incident_id.is_none())
-        .collect()
 }

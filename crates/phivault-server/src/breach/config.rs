@@ -49,7 +49,7 @@ pub struct Webhook {
     /// URL (https).
     pub url: reqwest::Url,
     /// The HMAC key.
-    pub secret: std::sync::Arc<zeroize::Zeroizing<Vec<u8>>>,
+    pub secret: std::sync::Arc<phivault_breach::webhook::WebhookSecret>,
     /// Extra CA.
     pub ca_file: Option<PathBuf>,
 }
@@ -150,13 +150,12 @@ fn resolve(w: WebhookFile) -> Result<Webhook, BreachConfigError> {
             .map_err(|_| bad("the file named by `secret_file` cannot be read"))?,
         _ => return Err(bad("give exactly one of `secret_env` and `secret_file`")),
     };
-    if secret.len() < 16 {
-        return Err(bad("the secret must be at least 16 bytes"));
-    }
+    let secret = phivault_breach::webhook::WebhookSecret::new(secret)
+        .map_err(|_| bad("the secret must be at least 32 bytes"))?;
     Ok(Webhook {
         name: w.name,
         url,
-        secret: std::sync::Arc::new(zeroize::Zeroizing::new(secret)),
+        secret: std::sync::Arc::new(secret),
         ca_file: w.ca_file,
     })
 }

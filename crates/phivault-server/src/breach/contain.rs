@@ -72,12 +72,15 @@ pub async fn isolate(
     store.insert_lockdown(row.clone()).await?;
     let sessions_revoked = match scope {
         Scope::User(user) => store.revoke_sessions(user, at).await?,
-        Scope::Token(id) => match store.get_token(id).await? {
-            Some(t) if t.kind == TokenKind::Session && !t.disabled => {
-                u64::from(store.disable_token(id).await?)
+        Scope::Token(public) => {
+            let id = public.strip_prefix("pv_").unwrap_or(public);
+            match store.get_token(id).await? {
+                Some(t) if t.kind == TokenKind::Session && !t.disabled => {
+                    u64::from(store.disable_token(id).await?)
+                }
+                _ => 0,
             }
-            _ => 0,
-        },
+        }
         _ => 0,
     };
     let mut event = by.event(
@@ -86,7 +89,7 @@ pub async fn isolate(
         format!("/v1/lockdown/{}", row.id),
         Outcome::Success,
     );
-    event.reason = Some(scope.kind().to_owned());
+    event.reason = Some(scope_kind(scope).to_owned());
     event.flags = incident_id.into_iter().map(|i| format!("incident:{i}")).collect();
     event.count = Some(sessions_revoked);
     Ok(Isolated {
@@ -94,6 +97,18 @@ pub async fn isolate(
         sessions_revoked,
         event,
     })
+}
+
+/// The kind of a scope, for events (never its value: that is in the
+/// resource's lockdown id).
+pub fn scope_kind(scope: &Scope) -> &'static str {
+    match scope {
+        Scope::Vault => "vault",
+        Scope::User(_) => "user",
+        Scope::Token(_) => "token",
+        Scope::Ip(_) => "ip",
+        Scope::Collection(_) => "collection",
+    }
 }
 
 /// What a restore request did.

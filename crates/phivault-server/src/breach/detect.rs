@@ -22,8 +22,11 @@ use crate::clock::Clock;
 /// Actions the detector itself produces (never analysed again).
 const OWN: &[&str] = &["alert_raised", "lockdown_applied"];
 
+/// How far ahead of the clock the detector's time may be.
+const AHEAD_MICROS: i64 = 5 * 60 * 1_000_000;
+
 /// The detector's name as the acting user of what it records.
-pub const DETECTOR: &str = "phivault:detector";
+pub const DETECTOR: &str = "phivault.detector";
 
 /// What a response needs.
 #[derive(Clone)]
@@ -43,6 +46,13 @@ pub async fn run(r: Responder, mut rx: mpsc::Receiver<Vec<Event>>) {
     let mut detector = Detector::new(r.breach.config().rules.clone());
     while let Some(batch) = rx.recv().await {
         let end = batch.last().map(|e| e.index + 1);
+        // A clock that once ran far ahead would freeze the windows: start
+        // afresh when the detector's time is ahead of the server's.
+        let now = crate::clock::micros(r.clock.now());
+        if detector.now_micros().is_some_and(|t| t > now.saturating_add(AHEAD_MICROS)) {
+            tracing::warn!("detector time ran ahead of the clock; its windows start afresh");
+            detector = Detector::new(r.breach.config().rules.clone());
+        }
         for e in batch {
             if OWN.contains(&e.action.as_str()) {
                 continue;
@@ -97,8 +107,8 @@ pub async fn respond(r: &Responder, f: Finding) {
         patient_id: f.patient_id.clone(),
         at: now.to_string(),
     });
-    let payload = AlertPayload::from_finding(&f, uuid::Uuid::new_v4().simple().to_string(), now.to_string());
-    let body = serde_json::to_string(&payload).unwrap_or_default();
+    let payload = AlertPayload::from_finding(&f, None);
+    let body = String::from_utf8(payload.to_json()).unwrap_or_default();
     for w in &r.breach.config().webhooks {
         let row = AlertRow {
             id: format!("{}-{}", payload.id, w.name),

@@ -3,7 +3,8 @@
 //! tamper-evident as the accesses it is about.
 
 use phivault_audit::{Event, Outcome};
-use phivault_breach::incident::{Incident, Severity, Step, StepKind};
+use phivault_breach::incident::{Incident, Step, StepKind};
+use phivault_breach::rules::Severity;
 use phivault_store::{ErrorKind, IncidentRow, Store, StoreError};
 
 use crate::audit::Who;
@@ -25,6 +26,30 @@ pub enum IncidentError {
     Damaged,
 }
 
+/// A unit enum value from its wire name (`high`, `compliance_alerted`).
+pub fn parse_name<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
+}
+
+/// An acting user as an incident record spells it: letters, digits and
+/// `.-_@+` (`cli:root` becomes `cli.root`).
+pub fn actor_id(user: &str) -> String {
+    let s: String = user
+        .chars()
+        .take(128)
+        .map(|c| if c.is_ascii_alphanumeric() || ".-_@+".contains(c) { c } else { '.' })
+        .collect();
+    if s.is_empty() { "unknown".into() } else { s }
+}
+
+fn step_name(k: &StepKind) -> String {
+    match serde_json::to_value(k) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(serde_json::Value::Object(m)) => m.keys().next().cloned().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
 fn event_for(by: &Who, now: jiff::Timestamp, id: &str, step: &Step) -> Event {
     let mut e = by.event(
         now,
@@ -32,7 +57,7 @@ fn event_for(by: &Who, now: jiff::Timestamp, id: &str, step: &Step) -> Event {
         format!("/v1/incidents/{id}"),
         Outcome::Success,
     );
-    e.reason = Some(step.kind.as_str().to_owned());
+    e.reason = Some(step_name(&step.kind));
     e
 }
 
@@ -61,8 +86,11 @@ pub async fn declare(
 ) -> Result<(Incident, Event), IncidentError> {
     let at = crate::clock::micros(now);
     let summary = scrub(summary);
-    let id = format!("inc_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let incident = Incident::declare(id, severity, summary, by.user.clone(), at)
+    let id: String = format!("inc_{}", uuid::Uuid::new_v4().simple())
+        .chars()
+        .take(16)
+        .collect();
+    let incident = Incident::declare(&id, severity, &summary, at, &actor_id(&by.user))
         .map_err(|e| IncidentError::Invalid(e.to_string()))?;
     store.insert_incident(row_of(&incident, "open", at)?).await?;
     let step = incident.steps.first().cloned().ok_or(IncidentError::Damaged)?;
@@ -91,13 +119,17 @@ pub async fn add_step(
     for _ in 0..8 {
         let (mut incident, row) = load(store, id).await?;
         let at = crate::clock::micros(now).max(row.updated_at + 1);
+        // Steps stay in time order even when clocks disagree slightly.
+        let last = incident.steps.last().map_or(i64::MIN, |s| s.at_micros);
         let step = Step {
-            at_micros: crate::clock::micros(now),
-            by: by.user.clone(),
+            at_micros: crate::clock::micros(now).max(last),
+            by: actor_id(&by.user),
             kind: kind.clone(),
             detail: detail.clone(),
         };
-        incident.steps.push(step.clone());
+        incident
+            .record(step.clone())
+            .map_err(|e| IncidentError::Invalid(e.to_string()))?;
         let status = if matches!(kind, StepKind::Closed) {
             "closed"
         } else {

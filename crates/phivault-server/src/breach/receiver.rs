@@ -27,9 +27,9 @@ pub struct Received {
     pub body: serde_json::Value,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Inner {
-    secret: Vec<u8>,
+    secret: phivault_breach::webhook::WebhookSecret,
     received: Mutex<Vec<Received>>,
     rejected: Mutex<u64>,
     down: AtomicBool,
@@ -57,8 +57,11 @@ impl Receiver {
         crate::datadir::write_private(&key_file, g.key_pem.as_bytes())?;
         let tls = crate::tls::server_config(&ca_file, &key_file)?;
         let inner = Arc::new(Inner {
-            secret: secret.to_vec(),
-            ..Inner::default()
+            secret: phivault_breach::webhook::WebhookSecret::new(secret.to_vec())?,
+            received: Mutex::default(),
+            rejected: Mutex::default(),
+            down: AtomicBool::new(false),
+            arrived: Notify::new(),
         });
         let app = axum::Router::new()
             .route("/alerts", post(accept))

@@ -117,7 +117,7 @@ async fn deliver(
     clock: &dyn Clock,
 ) -> Result<(), &'static str> {
     let t = clock.now().as_second();
-    let signature = sign(hook.secret.as_slice(), t, body.as_bytes());
+    let signature = sign(&hook.secret, t, body.as_bytes());
     let resp = client
         .post(hook.url.clone())
         .header("content-type", "application/json")

@@ -8,7 +8,8 @@ use axum::Json;
 use axum::extract::{ConnectInfo, Extension, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use phivault_breach::incident::{Severity, StepKind};
+use phivault_breach::incident::StepKind;
+use phivault_breach::rules::Severity;
 use phivault_breach::lockdown::{RequestFacts, Scope};
 use phivault_core::policy::{Action, Decision, Principal};
 use serde_json::{Value, json};
@@ -115,9 +116,10 @@ pub async fn enforce(st: &AppState, req: &Request, p: &Principal) -> Result<(), 
             .await,
             Ok(Decision::Allow { .. })
         );
+    let token = format!("pv_{}", p.token_id);
     let facts = RequestFacts {
         user: &p.id,
-        token: &p.token_id,
+        token: Some(&token),
         ip,
         collection: collection_of(req.uri().path()),
         responder,
@@ -126,7 +128,7 @@ pub async fn enforce(st: &AppState, req: &Request, p: &Principal) -> Result<(), 
         return Ok(());
     };
     if let Ok(mut who) = st.who(&p.id, peer, req.headers()) {
-        who.token = Some(p.token_id.clone());
+        who.token = Some(token.clone());
         let mut e = who.event(
             now,
             "request_refused",
@@ -251,10 +253,8 @@ pub async fn declare(
     JsonObject(mut body): JsonObject,
 ) -> Result<Response, ApiError> {
     let permit = responder(&st, &p, &peer, &headers).await?;
-    let severity: Severity = text(&mut body, "severity", true)?
-        .unwrap_or_default()
-        .parse()
-        .map_err(|_| bad("severity", "must be low, medium, high or critical"))?;
+    let severity: Severity = crate::breach::incident::parse_name(&text(&mut body, "severity", true)?.unwrap_or_default())
+        .ok_or_else(|| bad("severity", "must be low, medium, high or critical"))?;
     let summary = text(&mut body, "summary", true)?.unwrap_or_default();
     only(&body, "severity, summary")?;
     let now = st.vault.clock().now();
@@ -292,10 +292,8 @@ pub async fn step(
     JsonObject(mut body): JsonObject,
 ) -> Result<Response, ApiError> {
     let permit = responder(&st, &p, &peer, &headers).await?;
-    let kind: StepKind = text(&mut body, "kind", true)?
-        .unwrap_or_default()
-        .parse()
-        .map_err(|_| bad("kind", "is not a step kind"))?;
+    let kind: StepKind = crate::breach::incident::parse_name(&text(&mut body, "kind", true)?.unwrap_or_default())
+        .ok_or_else(|| bad("kind", "is not a step kind"))?;
     let detail = text(&mut body, "detail", false)?.unwrap_or_default();
     only(&body, "kind, detail")?;
     let now = st.vault.clock().now();

@@ -162,7 +162,7 @@ impl AppState {
         let ip = client_ip(peer, headers, &self.config.trusted_proxies);
         let mut who = Who::from_request(&principal.id, ip, request_id(headers), headers)
             .map_err(|e| ApiError::bad_request("invalid_header", e.to_string()))?;
-        who.token = Some(principal.token_id.clone());
+        who.token = Some(format!("pv_{}", principal.token_id));
         match self.evaluate(principal, &action, target, ip, now).await? {
             Decision::Allow { grant, .. } => {
                 if grant.is_break_glass()
