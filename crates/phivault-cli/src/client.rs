@@ -56,17 +56,6 @@ impl Client {
             .await?;
         answer(res).await
     }
-
-    /// `GET path`.
-    pub async fn get(&self, path: &str) -> Result<serde_json::Value, Error> {
-        let res = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await?;
-        answer(res).await
-    }
 }
 
 async fn answer(res: reqwest::Response) -> Result<serde_json::Value, Error> {

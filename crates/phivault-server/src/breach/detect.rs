@@ -41,6 +41,12 @@ pub struct Responder {
     pub clock: Arc<dyn Clock>,
 }
 
+impl std::fmt::Debug for Responder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Responder").finish_non_exhaustive()
+    }
+}
+
 /// Runs the detector until the tap closes.
 pub async fn run(r: Responder, mut rx: mpsc::Receiver<Vec<Event>>) {
     let mut detector = Detector::new(r.breach.config().rules.clone());

@@ -34,8 +34,8 @@ pub use config::BreachConfig;
 /// a fallback to `LISTEN`).
 pub const POLL: Duration = Duration::from_millis(200);
 
-/// Watcher ticks between rereads of the patient flags (about 5 s).
-const FLAG_TICKS: u32 = 25;
+/// How often the patient flags are reread when nothing else moved.
+const FLAGS_EVERY: Duration = Duration::from_secs(5);
 
 /// The breach state every request consults.
 pub struct Breach {
@@ -191,12 +191,14 @@ impl Breach {
         let weak = Arc::downgrade(self);
         let mut feed = self.store.watch_lockdowns();
         tokio::spawn(async move {
-            let mut ticks = 0u32;
+            let mut flags_read = std::time::Instant::now();
             loop {
-                ticks = ticks.wrapping_add(1);
                 match feed.as_mut() {
                     Some(rx) => {
-                        let _ = tokio::time::timeout(POLL * 5, rx.changed()).await;
+                        if let Ok(Err(_)) = tokio::time::timeout(POLL * 5, rx.changed()).await {
+                            // The feed ended: poll from now on.
+                            feed = None;
+                        }
                     }
                     None => tokio::time::sleep(POLL).await,
                 }
@@ -213,14 +215,16 @@ impl Breach {
                     Ok(false) => {
                         // Flags set by `phivault honey create` do not move
                         // the generation: reread them every few seconds.
-                        if ticks % FLAG_TICKS == 0
-                            && let Err(e) = me.refresh_flags().await
-                        {
-                            tracing::warn!(error = %e, "patient flags not reloaded");
+                        if flags_read.elapsed() >= FLAGS_EVERY {
+                            flags_read = std::time::Instant::now();
+                            if let Err(e) = me.refresh_flags().await {
+                                tracing::warn!(error = %e, "patient flags not reloaded");
+                            }
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "lockdowns not refreshed"),
                 }
+            }
         });
     }
 }

@@ -93,8 +93,9 @@ pub async fn run(weak: std::sync::Weak<Breach>, clock: Arc<dyn Clock>) {
                         tracing::warn!(webhook = %hook.name, attempts, error = why, "alert delivery failed; will retry");
                         breach
                             .store()
-                            .reschedule_alert(&a.id, attempts, now.saturating_add(wait), Some(why))
+                            .reschedule_alert(&a.id, attempts, now.saturating_add(wait), why)
                             .await
+                            .map(|_| ())
                     }
                 };
                 match stored {

@@ -95,14 +95,35 @@ fn collection_of(path: &str) -> Option<&str> {
 /// Refuses a request that an active lockdown covers (403 `locked_down`,
 /// recorded as a denial). Responders keep access under vault-wide and
 /// collection lockdowns; user, token and address lockdowns bind everyone.
-pub async fn enforce(st: &AppState, req: &Request, p: &Principal) -> Result<(), ApiError> {
-    if !st.breach.any_active() {
-        return Ok(());
+pub fn enforce<'a>(
+    st: &'a AppState,
+    req: &Request,
+    p: &'a Principal,
+) -> impl Future<Output = Result<(), ApiError>> + Send + 'a {
+    // Only owned copies go into the future (the request's body is not
+    // `Sync`), and only while some lockdown is active.
+    let facts = st
+        .breach
+        .any_active()
+        .then(|| req.extensions().get::<Peer>().cloned())
+        .flatten()
+        .map(|peer| (peer, req.headers().clone(), req.uri().path().to_owned()));
+    async move {
+        match facts {
+            Some((peer, headers, path)) => enforce_at(st, &peer, &headers, &path, p).await,
+            None => Ok(()),
+        }
     }
-    let Some(peer) = req.extensions().get::<Peer>() else {
-        return Ok(());
-    };
-    let ip = client_ip(peer, req.headers(), &st.config.trusted_proxies);
+}
+
+async fn enforce_at(
+    st: &AppState,
+    peer: &Peer,
+    headers: &HeaderMap,
+    path: &str,
+    p: &Principal,
+) -> Result<(), ApiError> {
+    let ip = client_ip(peer, headers, &st.config.trusted_proxies);
     let now = st.vault.clock().now();
     let responder = p.admin
         || matches!(
@@ -121,18 +142,18 @@ pub async fn enforce(st: &AppState, req: &Request, p: &Principal) -> Result<(), 
         user: &p.id,
         token: Some(&token),
         ip,
-        collection: collection_of(req.uri().path()),
+        collection: collection_of(path),
         responder,
     };
     let Some(l) = st.breach.check(&facts) else {
         return Ok(());
     };
-    if let Ok(mut who) = st.who(&p.id, peer, req.headers()) {
+    if let Ok(mut who) = st.who(&p.id, peer, headers) {
         who.token = Some(token.clone());
         let mut e = who.event(
             now,
             "request_refused",
-            req.uri().path().to_owned(),
+            path.to_owned(),
             phivault_audit::Outcome::Denied,
         );
         e.reason = Some("locked_down".into());
