@@ -56,6 +56,11 @@ fn breach_toml(dir: &Path, receiver: &Receiver, threshold: usize) -> Result<(), 
 [rules]
 auto_isolate_at = "high"
 
+# The drill plays a clinician on every patient's care team, at any hour:
+# only the volume of its reads gives it away.
+[rules.off_hours]
+enabled = false
+
 [rules.volume]
 max_records = {threshold}
 window_minutes = 5
@@ -166,7 +171,15 @@ pub async fn run(a: DrillArgs) -> CliResult {
     for _ in 0..a.patients {
         let body = json!({"fields": Value::Object(phivault_server::breach::honey::decoy())});
         let v = api.ok(M::POST, "/v1/collections/patients/records", &admin, Some(body)).await?;
-        ids.push(v.get("id").and_then(Value::as_str).ok_or("no id")?.to_owned());
+        let id = v.get("id").and_then(Value::as_str).ok_or("no id")?.to_owned();
+        api.ok(
+            M::PUT,
+            &format!("/v1/collections/patients/records/{id}/care-team"),
+            &admin,
+            Some(json!({"users": [ATTACKER]})),
+        )
+        .await?;
+        ids.push(id);
     }
     // The attack.
     let attack_start = jiff::Timestamp::now();
@@ -180,7 +193,14 @@ pub async fn run(a: DrillArgs) -> CliResult {
             200 => {
                 read.insert(id.clone());
             }
-            403 if v.pointer("/error/code").and_then(Value::as_str) == Some("locked_down") => {
+            // Isolated: the lockdown refuses (403), or the session it
+            // revoked no longer authenticates (401).
+            401 | 403
+                if matches!(
+                    v.pointer("/error/code").and_then(Value::as_str),
+                    Some("locked_down" | "unauthorized" | "session_revoked" | "token_disabled")
+                ) || s == 401 =>
+            {
                 refused_at = Some(jiff::Timestamp::now());
                 break;
             }
@@ -290,7 +310,7 @@ pub async fn run(a: DrillArgs) -> CliResult {
     if let Some(url) = &a.database {
         crate::bench::pg::drop_schema(url, &schema).await?;
     }
-    if !score.passed || after != 403 || refused_at.is_none() {
+    if !score.passed || !matches!(after, 401 | 403) || refused_at.is_none() {
         return Err("the drill failed: see the report".into());
     }
     Ok(())

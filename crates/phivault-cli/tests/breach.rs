@@ -103,7 +103,7 @@ async fn drill(backend: Backend) {
     eprintln!("{backend:?} drill: {report}");
     assert_eq!(report["affected_matches"], json!(true), "{report}");
     assert!(out.path().join("drill-report.md").exists());
-    assert!(out.path().join("evidence/MANIFEST.sig").exists());
+    assert!(out.path().join("evidence/MANIFEST.json.sig").exists());
 }
 
 #[tokio::test]
@@ -135,9 +135,10 @@ async fn a_lockdown_reaches_a_second_server_on_the_same_postgres_within_a_second
         token: a.token.clone(),
     };
     let sa = a.serve();
-    let sb = b.serve();
+    // Roles are loaded at start: make them before the second server starts.
     let (api, session) = clinician(&sa, &a.token, "mallory").await;
     let p = patient(&sa, &a.token).await;
+    let sb = b.serve();
     let read = format!("/v1/collections/patients/records/{p}");
     assert_eq!(call(&sb, M::GET, &read, &session, None).await.0, 200);
 

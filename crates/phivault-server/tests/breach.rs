@@ -212,7 +212,7 @@ async fn honey_isolates(app: App) {
     assert!(scopes.contains(&"user:intruder"), "{l}");
 }
 
-common::both_backends_with_files!(honey_records_raise_a_critical_alert_and_isolate, honey_isolates, RULES);
+both_backends_with_files!(honey_records_raise_a_critical_alert_and_isolate, honey_isolates, RULES);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lockdown_scopes_and_responders() {

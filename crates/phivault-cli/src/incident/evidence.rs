@@ -203,11 +203,11 @@ pub async fn collect(c: Collect<'_>, keys_metadata: serde_json::Value) -> Result
     for (path, bytes) in &files {
         write_new(&c.out.join(path), bytes)?;
     }
-    write_new(&c.out.join("MANIFEST.json"), sealed.manifest_json.as_bytes())?;
-    write_new(&c.out.join("MANIFEST.sig"), sealed.signature_note.as_bytes())?;
+    write_new(&c.out.join(evidence::MANIFEST_FILE), sealed.manifest_json.as_bytes())?;
+    write_new(&c.out.join(evidence::SIGNATURE_FILE), sealed.signature_note.as_bytes())?;
     let mut custody = CustodyLog::new(&sealed.manifest_digest)?;
     let line = custody.append(now_micros(), &actor_id(c.actor), "collected")?;
-    write_new(&c.out.join("custody.jsonl"), line.as_bytes())?;
+    write_new(&c.out.join(evidence::CUSTODY_FILE), line.as_bytes())?;
     Ok(Written {
         events: frames.len(),
         tree_size: size,
@@ -286,8 +286,8 @@ pub fn verify(dir: &Path, key: &VerifierKey, actor: &str) -> Result<Checked, Err
             .map(|(_, b)| b.clone())
             .ok_or_else(|| format!("the bundle has no `{name}`"))
     };
-    let manifest = String::from_utf8(get("MANIFEST.json")?).map_err(|_| "MANIFEST.json is not text")?;
-    let note = String::from_utf8(get("MANIFEST.sig")?).map_err(|_| "MANIFEST.sig is not text")?;
+    let manifest = String::from_utf8(get(evidence::MANIFEST_FILE)?).map_err(|_| "MANIFEST.json is not text")?;
+    let note = String::from_utf8(get(evidence::SIGNATURE_FILE)?).map_err(|_| "MANIFEST.sig is not text")?;
     let verified = evidence::verify(&files, &manifest, &note, key)?;
     let cp_note = String::from_utf8(get("audit/checkpoint.txt")?).map_err(|_| "checkpoint is not text")?;
     let cp = Checkpoint::open(&cp_note, key).map_err(|e| format!("audit/checkpoint.txt: {e}"))?;
@@ -321,7 +321,7 @@ pub fn verify(dir: &Path, key: &VerifierKey, actor: &str) -> Result<Checked, Err
     if events.lines().count() != proofs.lines().count() {
         return Err("events and proofs differ in number".into());
     }
-    let custody_path = dir.join("custody.jsonl");
+    let custody_path = dir.join(evidence::CUSTODY_FILE);
     let text = std::fs::read_to_string(&custody_path).map_err(|_| "the bundle has no custody.jsonl")?;
     evidence::verify_custody(&text, &verified.manifest_digest)?;
     let mut custody = CustodyLog::resume(&text, &verified.manifest_digest)?;
