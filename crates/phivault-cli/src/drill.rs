@@ -225,7 +225,7 @@ pub async fn run(a: DrillArgs) -> CliResult {
     })
     .await?
     .ok_or("the account was not isolated")?;
-    let isolated = micros_of(&lockdown["created_at"]).ok_or("lockdown without a time")?;
+    let locked_at = micros_of(&lockdown["created_at"]).ok_or("lockdown without a time")?;
     let delivered = receiver.wait_for(1, deadline).await;
     let alerted = delivered.first().map(|r| r.at_wall.as_microsecond());
     // The account stays refused.
@@ -279,7 +279,9 @@ pub async fn run(a: DrillArgs) -> CliResult {
     let times = DrillTimes {
         started: attack_start.as_microsecond(),
         detected: Some(detected),
-        isolated: Some(isolated),
+        // Isolated when the attacker was first refused, not when the
+        // lockdown row was written: what counts is that access stopped.
+        isolated: refused_at.map(|t| t.as_microsecond()),
         alerted,
         finished: finished.as_microsecond(),
     };
@@ -290,9 +292,10 @@ pub async fn run(a: DrillArgs) -> CliResult {
     std::fs::write(a.out.join("drill-report.json"), serde_json::to_vec_pretty(&score.to_json())?)?;
     out::line(report.trim_end());
     out::line(format_args!(
-        "backend {}; {} records read before the lockdown; first refusal {}; after isolation the account gets {after}; {} alert(s) delivered (signature checked), {} rejected",
+        "backend {}; {} records read before the lockdown; lockdown stored {:.3} s after detection, first refusal {}; after isolation the account gets {after}; {} alert(s) delivered (signature checked), {} rejected",
         server.state.vault.store().backend(),
         read.len(),
+        (locked_at - detected) as f64 / 1e6,
         refused_at.map_or("never".into(), |t| t.to_string()),
         delivered.len(),
         receiver.rejected()
