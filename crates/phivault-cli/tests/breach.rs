@@ -349,7 +349,7 @@ async fn alerts_reach_a_webhook_that_was_down_for_a_while() {
     std::fs::write(
         v.data_dir().join("breach.toml"),
         format!(
-            "[[webhooks]]\nname = \"soc\"\nurl = \"{}\"\nsecret_file = \"{}\"\nca_file = \"{}\"\n",
+            "[rules.off_hours]\nenabled = false\n\n[[webhooks]]\nname = \"soc\"\nurl = \"{}\"\nsecret_file = \"{}\"\nca_file = \"{}\"\n",
             receiver.url(),
             secret_file.display(),
             receiver.ca_file.display()
@@ -372,10 +372,14 @@ async fn alerts_reach_a_webhook_that_was_down_for_a_while() {
     })
     .await;
     assert!(failing.is_some(), "no alert was raised");
+    // At least two deliveries fail (the first try and one retry).
+    let retried = within(Duration::from_secs(30), || async { receiver.down_hits() >= 2 }).await;
+    assert!(retried.is_some(), "the delivery was not retried while the endpoint was down");
     assert!(receiver.received().is_empty());
     receiver.set_down(false);
     let got = receiver.wait_for(1, Instant::now() + Duration::from_secs(30)).await;
     assert!(!got.is_empty(), "the alert never arrived after the endpoint came back");
+    assert_eq!(got.len(), 1, "one alert, delivered once: {got:?}");
     let body = got[0].body.to_string();
     assert!(body.contains("break_glass"), "{body}");
     assert!(!body.contains("Ada") && !body.contains("unconscious"), "PHI or free text in an alert: {body}");

@@ -33,6 +33,7 @@ struct Inner {
     received: Mutex<Vec<Received>>,
     rejected: Mutex<u64>,
     down: AtomicBool,
+    down_hits: std::sync::atomic::AtomicU64,
     arrived: Notify,
 }
 
@@ -61,6 +62,7 @@ impl Receiver {
             received: Mutex::default(),
             rejected: Mutex::default(),
             down: AtomicBool::new(false),
+            down_hits: std::sync::atomic::AtomicU64::new(0),
             arrived: Notify::new(),
         });
         let app = axum::Router::new()
@@ -88,6 +90,11 @@ impl Receiver {
     /// Answer 503 to everything (true) or accept again (false).
     pub fn set_down(&self, down: bool) {
         self.inner.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Requests answered 503 while down (failed delivery attempts).
+    pub fn down_hits(&self) -> u64 {
+        self.inner.down_hits.load(Ordering::SeqCst)
     }
 
     /// Deliveries accepted so far.
@@ -124,6 +131,8 @@ impl Drop for Receiver {
 
 async fn accept(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: axum::body::Bytes) -> StatusCode {
     if inner.down.load(Ordering::SeqCst) {
+        inner.down_hits.fetch_add(1, Ordering::SeqCst);
+        inner.arrived.notify_waiters();
         return StatusCode::SERVICE_UNAVAILABLE;
     }
     let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
