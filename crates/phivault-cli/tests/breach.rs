@@ -385,3 +385,34 @@ async fn alerts_reach_a_webhook_that_was_down_for_a_while() {
     assert!(!body.contains("Ada") && !body.contains("unconscious"), "PHI or free text in an alert: {body}");
     assert_eq!(receiver.rejected(), 0);
 }
+
+#[tokio::test]
+async fn a_planted_honey_record_alerts_and_isolates_whoever_reads_it() {
+    use reqwest::Method as M;
+    let v = Vault::init(Backend::Sqlite).await.unwrap();
+    let s = v.serve();
+    let (_, session) = clinician(&s, &v.token, "insider").await;
+    let token_file = v.dir.path().join("admin-token");
+    let o = v.run(&["honey", "create", "--count", "2", "--url", &s.url, "--token-file", &token_file.to_string_lossy()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = v.run(&["honey", "list", "--ids"]);
+    let listed = text(&o);
+    let ids: Vec<&str> = listed.lines().skip(1).collect();
+    assert_eq!(ids.len(), 2, "{listed}");
+    // Decoys look like any patient record to a reader.
+    let (st, body) = call(&s, M::GET, &format!("/v1/collections/patients/records/{}", ids[0]), &session, None).await;
+    assert_eq!(st, 200, "{body}");
+    for f in ["name", "birth_date", "ssn", "address"] {
+        assert!(body["fields"].get(f).is_some(), "decoy lacks {f}: {body}");
+    }
+    // The flag reaches the server within a second; from then on a read
+    // alerts (critical) and isolates the reader.
+    let refused = within(Duration::from_secs(5), || async {
+        let (st, _) = call(&s, M::GET, &format!("/v1/collections/patients/records/{}", ids[0]), &session, None).await;
+        st == 401 || st == 403
+    })
+    .await;
+    assert!(refused.is_some(), "reading a honey record never isolated the reader");
+    let (_, ev) = call(&s, M::GET, "/v1/audit/events?action=alert_raised&user=insider", &v.token, None).await;
+    assert!(ev["events"].as_array().unwrap().iter().any(|e| e["reason"] == "honey"), "{ev}");
+}

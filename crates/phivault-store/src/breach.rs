@@ -84,6 +84,7 @@ pub trait BreachStore: Send + Sync {
 
     /// Flags a patient (`honey`, `vip`, `employee`), replacing any flag it
     /// had: one flag per patient. Idempotent.
+    /// (Flag changes move the lockdown generation too, so servers reload.)
     async fn set_patient_flag(
         &self,
         patient_id: &str,

@@ -193,24 +193,33 @@ impl BreachStore for PgStore {
         flag: &str,
         at: i64,
     ) -> Result<(), StoreError> {
-        let c = self.pool.get().await?;
-        c.execute(
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        tx.execute(
             "INSERT INTO patient_flags (patient_id, flag, set_at) VALUES ($1, $2, $3)
              ON CONFLICT (patient_id) DO UPDATE SET flag = excluded.flag, set_at = excluded.set_at",
             &[&patient_id, &flag, &at],
         )
         .await?;
+        // Servers reload flags when the generation moves.
+        self.bump(&tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     async fn clear_patient_flag(&self, patient_id: &str) -> Result<bool, StoreError> {
-        let c = self.pool.get().await?;
-        let n = c
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        let n = tx
             .execute(
                 "DELETE FROM patient_flags WHERE patient_id = $1",
                 &[&patient_id],
             )
             .await?;
+        if n > 0 {
+            self.bump(&tx).await?;
+        }
+        tx.commit().await?;
         Ok(n > 0)
     }
 

@@ -213,7 +213,8 @@ impl BreachStore for SqliteStore {
                  ON CONFLICT (patient_id) DO UPDATE SET flag = excluded.flag, set_at = excluded.set_at",
             )?
             .execute(params![p, f, at])?;
-            Ok(())
+            // Servers reload flags when the generation moves.
+            bump(c)
         })
         .await
     }
@@ -221,11 +222,14 @@ impl BreachStore for SqliteStore {
     async fn clear_patient_flag(&self, patient_id: &str) -> Result<bool, StoreError> {
         let p = patient_id.to_owned();
         self.write(move |c| {
-            Ok(
-                c.prepare_cached("DELETE FROM patient_flags WHERE patient_id = ?1")?
-                    .execute(params![p])?
-                    > 0,
-            )
+            let gone = c
+                .prepare_cached("DELETE FROM patient_flags WHERE patient_id = ?1")?
+                .execute(params![p])?
+                > 0;
+            if gone {
+                bump(c)?;
+            }
+            Ok(gone)
         })
         .await
     }
