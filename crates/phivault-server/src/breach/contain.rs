@@ -5,7 +5,7 @@
 //! server through its log, the CLI through the audit outbox).
 
 use phivault_audit::{Event, Outcome};
-use phivault_breach::lockdown::Scope;
+use phivault_breach::lockdown::{LiftDecision, LiftRefusal, LiftRequest, RestorePolicy, Scope};
 use phivault_store::{LockdownRow, Store, StoreError, TokenKind};
 
 use crate::audit::Who;
@@ -22,6 +22,9 @@ pub enum ContainError {
     /// The reason text is unusable.
     #[error("`reason` must be 1-200 printable characters")]
     Reason,
+    /// The restore policy refuses this responder.
+    #[error("{0}")]
+    Refused(LiftRefusal),
 }
 
 /// What an isolation did.
@@ -121,7 +124,9 @@ pub enum Restored {
 }
 
 /// Lifts a lockdown, or records the first of the two responders a
-/// two-person restore needs. The same responder twice never counts as two.
+/// two-person restore needs (the domain's [`RestorePolicy`] decides: the
+/// same responder twice never counts as two, and the subject of a user or
+/// token lockdown can never lift it).
 pub async fn restore(
     store: &dyn Store,
     id: &str,
@@ -135,26 +140,48 @@ pub async fn restore(
         .await?
         .filter(|r| r.lifted_at.is_none())
         .ok_or(ContainError::NotFound)?;
+    let lockdown = super::lockdown_of(&row);
+    let pending = row
+        .lift_requested_by
+        .clone()
+        .zip(row.lift_requested_at)
+        .map(|(who, when)| LiftRequest {
+            lockdown_id: row.id.clone(),
+            by: who,
+            token: None,
+            at_micros: when,
+        });
+    let request = LiftRequest {
+        lockdown_id: row.id.clone(),
+        by: by.user.clone(),
+        token: by.token.clone(),
+        at_micros: at,
+    };
+    let policy = RestorePolicy {
+        second_responder: requires_two,
+        ..RestorePolicy::default()
+    };
     let resource = format!("/v1/lockdown/{id}");
-    let second = row
-        .lift_requested_by
-        .as_deref()
-        .is_some_and(|first| first != by.user);
-    if requires_two && !second {
-        if row.lift_requested_by.is_none() {
-            store.request_lift(id, &by.user, at).await?;
+    match policy.decide(&lockdown, pending.as_ref(), &request) {
+        LiftDecision::Refused(why) => Err(ContainError::Refused(why)),
+        LiftDecision::AwaitSecond => {
+            if row.lift_requested_by.is_none() {
+                store.request_lift(id, &by.user, at).await?;
+            }
+            let e = by.event(now, "lockdown_lift_requested", resource, Outcome::Success);
+            Ok(Restored::Pending(e))
         }
-        let e = by.event(now, "lockdown_lift_requested", resource, Outcome::Success);
-        return Ok(Restored::Pending(e));
+        LiftDecision::Lift => {
+            if !store.lift_lockdown(id, &by.user, at).await? {
+                return Err(ContainError::NotFound);
+            }
+            let mut e = by.event(now, "lockdown_lifted", resource, Outcome::Success);
+            e.flags = row
+                .lift_requested_by
+                .iter()
+                .map(|first| format!("requested_by:{first}"))
+                .collect();
+            Ok(Restored::Lifted(e))
+        }
     }
-    if !store.lift_lockdown(id, &by.user, at).await? {
-        return Err(ContainError::NotFound);
-    }
-    let mut e = by.event(now, "lockdown_lifted", resource, Outcome::Success);
-    e.flags = row
-        .lift_requested_by
-        .iter()
-        .map(|first| format!("requested_by:{first}"))
-        .collect();
-    Ok(Restored::Lifted(e))
 }

@@ -35,6 +35,7 @@ fn contain_err(e: ContainError) -> ApiError {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no active lockdown with this id")
         }
         ContainError::Reason => bad("reason", "must be 1-200 printable characters"),
+        ContainError::Refused(why) => ApiError::forbidden("restore_refused", &why.to_string()),
     }
 }
 
@@ -198,11 +199,17 @@ pub async fn isolate(
     let incident_id = text(&mut body, "incident_id", false)?;
     only(&body, "scope, reason, incident_id")?;
     let now = st.vault.clock().now();
+    if let Some(id) = &incident_id {
+        // The incident must exist before anything is locked in its name.
+        inc::load(st.vault.store().as_ref(), id)
+            .await
+            .map_err(incident_err)?;
+    }
     let done = contain::isolate(
         st.vault.store().as_ref(),
         &scope,
         &reason,
-        incident_id,
+        incident_id.clone(),
         &permit.who,
         now,
     )
@@ -210,6 +217,19 @@ pub async fn isolate(
     .map_err(contain_err)?;
     st.breach.refresh().await.map_err(store_err)?;
     st.record(done.event).await?;
+    if let Some(id) = &incident_id {
+        let (_, e) = inc::add_step(
+            st.vault.store().as_ref(),
+            id,
+            StepKind::Isolated,
+            &done.row.id,
+            &permit.who,
+            now,
+        )
+        .await
+        .map_err(incident_err)?;
+        st.record(e).await?;
+    }
     Ok((
         StatusCode::CREATED,
         Json(json!({
