@@ -34,7 +34,9 @@ impl Client {
             None => std::env::var("PHIVAULT_TOKEN")
                 .map_err(|_| "give --token-file or set PHIVAULT_TOKEN")?,
         };
-        let ca = a.ca.clone().unwrap_or_else(|| data_dir.join("tls/cert.pem"));
+        let ca =
+            a.ca.clone()
+                .unwrap_or_else(|| data_dir.join("tls/cert.pem"));
         let cert = reqwest::Certificate::from_pem(&std::fs::read(&ca)?)?;
         let http = reqwest::Client::builder().tls_certs_only([cert]).build()?;
         Ok(Self {
@@ -46,7 +48,11 @@ impl Client {
 
     /// `POST path` with a JSON body; the JSON answer, or the server's error
     /// message.
-    pub async fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, Error> {
+    pub async fn post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
         let res = self
             .http
             .post(format!("{}{path}", self.base))

@@ -76,7 +76,10 @@ ca_file = "{ca}"
         secret = secret.display(),
         ca = receiver.ca_file.display(),
     );
-    std::fs::write(phivault_server::breach::config::path_in(&dir.join("data")), text)?;
+    std::fs::write(
+        phivault_server::breach::config::path_in(&dir.join("data")),
+        text,
+    )?;
     Ok(())
 }
 
@@ -86,8 +89,18 @@ struct Api {
 }
 
 impl Api {
-    async fn call(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>, from: Option<&str>) -> Result<(u16, Value), Error> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        from: Option<&str>,
+    ) -> Result<(u16, Value), Error> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -100,7 +113,13 @@ impl Api {
         Ok((status, v))
     }
 
-    async fn ok(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> Result<Value, Error> {
+    async fn ok(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Error> {
         let (s, v) = self.call(method, path, token, body, None).await?;
         if !(200..300).contains(&s) {
             return Err(format!("drill setup: {path} answered {s}").into());
@@ -110,7 +129,10 @@ impl Api {
 }
 
 fn token_of(v: &Value) -> Result<String, Error> {
-    Ok(v.get("token").and_then(Value::as_str).ok_or("no token in the answer")?.to_owned())
+    Ok(v.get("token")
+        .and_then(Value::as_str)
+        .ok_or("no token in the answer")?
+        .to_owned())
 }
 
 /// Waits for `check` to give a value, polling, until `deadline`.
@@ -131,7 +153,10 @@ where
 }
 
 fn micros_of(v: &Value) -> Option<i64> {
-    v.as_str()?.parse::<jiff::Timestamp>().ok().map(|t| t.as_microsecond())
+    v.as_str()?
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_microsecond())
 }
 
 /// Runs the drill.
@@ -154,7 +179,9 @@ pub async fn run(a: DrillArgs) -> CliResult {
         trusted_proxies: Some(vec!["127.0.0.1/32".into()]),
         ..FileConfig::default()
     };
-    let server = phivault_server::embedded::start_with(&data, over, Arc::new(phivault_server::SystemClock)).await?;
+    let server =
+        phivault_server::embedded::start_with(&data, over, Arc::new(phivault_server::SystemClock))
+            .await?;
     let cert = reqwest::Certificate::from_pem(server.cert_pem.as_bytes())?;
     let api = Api {
         http: reqwest::Client::builder().tls_certs_only([cert]).build()?,
@@ -163,15 +190,46 @@ pub async fn run(a: DrillArgs) -> CliResult {
     let admin = server.admin_token.as_str().to_owned();
     use reqwest::Method as M;
     // Setup: a clinician role, the account to compromise, the patients.
-    api.ok(M::PUT, "/v1/roles/drill-clinician", &admin, Some(json!({"role": "drill-clinician", "permissions": ["view:patients"]}))).await?;
-    api.ok(M::POST, "/v1/users", &admin, Some(json!({"id": ATTACKER, "roles": ["drill-clinician"]}))).await?;
-    let api_token = token_of(&api.ok(M::POST, &format!("/v1/users/{ATTACKER}/tokens"), &admin, None).await?)?;
+    api.ok(
+        M::PUT,
+        "/v1/roles/drill-clinician",
+        &admin,
+        Some(json!({"role": "drill-clinician", "permissions": ["view:patients"]})),
+    )
+    .await?;
+    api.ok(
+        M::POST,
+        "/v1/users",
+        &admin,
+        Some(json!({"id": ATTACKER, "roles": ["drill-clinician"]})),
+    )
+    .await?;
+    let api_token = token_of(
+        &api.ok(
+            M::POST,
+            &format!("/v1/users/{ATTACKER}/tokens"),
+            &admin,
+            None,
+        )
+        .await?,
+    )?;
     let session = token_of(&api.ok(M::POST, "/v1/sessions", &api_token, None).await?)?;
     let mut ids = Vec::new();
     for _ in 0..a.patients {
         let body = json!({"fields": Value::Object(phivault_server::breach::honey::decoy())});
-        let v = api.ok(M::POST, "/v1/collections/patients/records", &admin, Some(body)).await?;
-        let id = v.get("id").and_then(Value::as_str).ok_or("no id")?.to_owned();
+        let v = api
+            .ok(
+                M::POST,
+                "/v1/collections/patients/records",
+                &admin,
+                Some(body),
+            )
+            .await?;
+        let id = v
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or("no id")?
+            .to_owned();
         api.ok(
             M::PUT,
             &format!("/v1/collections/patients/records/{id}/care-team"),
@@ -187,7 +245,13 @@ pub async fn run(a: DrillArgs) -> CliResult {
     let mut refused_at = None;
     for id in &ids {
         let (s, v) = api
-            .call(M::GET, &format!("/v1/collections/patients/records/{id}"), &session, None, Some(ATTACKER_IP))
+            .call(
+                M::GET,
+                &format!("/v1/collections/patients/records/{id}"),
+                &session,
+                None,
+                Some(ATTACKER_IP),
+            )
             .await?;
         match s {
             200 => {
@@ -210,35 +274,62 @@ pub async fn run(a: DrillArgs) -> CliResult {
     let deadline = Instant::now() + Duration::from_secs(20);
     let alert = until(deadline, || async {
         let (_, v) = api
-            .call(M::GET, &format!("/v1/audit/events?action=alert_raised&user={ATTACKER}"), &admin, None, None)
+            .call(
+                M::GET,
+                &format!("/v1/audit/events?action=alert_raised&user={ATTACKER}"),
+                &admin,
+                None,
+                None,
+            )
             .await?;
         Ok(v.pointer("/events/0").cloned())
     })
     .await?
     .ok_or("the volume rule did not fire")?;
-    let detected = micros_of(&alert["timestamp"]).ok_or("alert without a time")?;
+    let detected = alert.get("timestamp").and_then(micros_of).ok_or("alert without a time")?;
     let lockdown = until(deadline, || async {
         let v = api.ok(M::GET, "/v1/lockdown", &admin, None).await?;
-        Ok(v["lockdowns"]
-            .as_array()
-            .and_then(|l| l.iter().find(|x| x["scope"] == format!("user:{ATTACKER}")).cloned()))
+        Ok(v.get("lockdowns").and_then(Value::as_array).and_then(|l| {
+            l.iter()
+                .find(|x| x["scope"] == format!("user:{ATTACKER}"))
+                .cloned()
+        }))
     })
     .await?
     .ok_or("the account was not isolated")?;
-    let locked_at = micros_of(&lockdown["created_at"]).ok_or("lockdown without a time")?;
+    let locked_at = lockdown.get("created_at").and_then(micros_of).ok_or("lockdown without a time")?;
     let delivered = receiver.wait_for(1, deadline).await;
     let alerted = delivered.first().map(|r| r.at_wall.as_microsecond());
     // The account stays refused.
     let (after, _) = api
-        .call(M::GET, &format!("/v1/collections/patients/records/{}", ids.last().map_or("", String::as_str)), &session, None, Some(ATTACKER_IP))
+        .call(
+            M::GET,
+            &format!(
+                "/v1/collections/patients/records/{}",
+                ids.last().map_or("", String::as_str)
+            ),
+            &session,
+            None,
+            Some(ATTACKER_IP),
+        )
         .await?;
     // Incident, evidence, affected list.
     let v = api
         .ok(M::POST, "/v1/incidents", &admin, Some(json!({"severity": "high", "summary": "breach drill: compromised clinician account"})))
         .await?;
-    let incident = v.pointer("/incident/id").and_then(Value::as_str).ok_or("no incident id")?.to_owned();
+    let incident = v
+        .pointer("/incident/id")
+        .and_then(Value::as_str)
+        .ok_or("no incident id")?
+        .to_owned();
     for kind in ["isolated", "compliance_alerted"] {
-        api.ok(M::POST, &format!("/v1/incidents/{incident}/steps"), &admin, Some(json!({"kind": kind}))).await?;
+        api.ok(
+            M::POST,
+            &format!("/v1/incidents/{incident}/steps"),
+            &admin,
+            Some(json!({"kind": kind})),
+        )
+        .await?;
     }
     let at = crate::keys::At {
         data_dir: data.clone(),
@@ -289,7 +380,10 @@ pub async fn run(a: DrillArgs) -> CliResult {
     std::fs::create_dir_all(&a.out)?;
     let report = score.to_markdown();
     std::fs::write(a.out.join("drill-report.md"), &report)?;
-    std::fs::write(a.out.join("drill-report.json"), serde_json::to_vec_pretty(&score.to_json())?)?;
+    std::fs::write(
+        a.out.join("drill-report.json"),
+        serde_json::to_vec_pretty(&score.to_json())?,
+    )?;
     out::line(report.trim_end());
     out::line(format_args!(
         "backend {}; {} records read before the lockdown; lockdown stored {:.3} s after detection, first refusal {}; after isolation the account gets {after}; {} alert(s) delivered (signature checked), {} rejected",

@@ -81,7 +81,9 @@ pub async fn run(cmd: HoneyCmd) -> CliResult {
                 let body = serde_json::json!({
                     "fields": serde_json::Value::Object(phivault_server::breach::honey::decoy())
                 });
-                let v = client.post("/v1/collections/patients/records", &body).await?;
+                let v = client
+                    .post("/v1/collections/patients/records", &body)
+                    .await?;
                 let id = v
                     .get("id")
                     .and_then(|i| i.as_str())
@@ -131,7 +133,11 @@ pub async fn run_flag(cmd: FlagCmd) -> CliResult {
         FlagCmd::Clear { at, patient } => {
             let store = open_store(&at).await?;
             let gone = store.clear_patient_flag(&patient).await?;
-            out::line(if gone { "flag removed" } else { "no flag was set" });
+            out::line(if gone {
+                "flag removed"
+            } else {
+                "no flag was set"
+            });
             Ok(())
         }
     }

@@ -232,7 +232,11 @@ async fn record(ctx: &Ctx, events: Vec<Event>) -> CliResult {
 /// the log; the embedded store when no server holds `audit/LOCK`). Else the
 /// server appends them: within a second after a lockdown change, within
 /// 30 s otherwise.
-pub async fn record_events(config: &Config, store: &Arc<dyn Store>, events: Vec<Event>) -> CliResult {
+pub async fn record_events(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    events: Vec<Event>,
+) -> CliResult {
     outbox::write(&config.data_dir, &events)
         .map_err(|e| format!("audit outbox: cannot record the events: {e}"))?;
     match datadir::open_audit(config, store, true).await {
@@ -279,7 +283,9 @@ pub async fn run(cmd: KeysCmd) -> CliResult {
 
 /// Key metadata for evidence bundles: provider, versions and their ages,
 /// DEK counts per version, keyring protection. Never key material.
-pub async fn metadata(ctx: &Ctx) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+pub async fn metadata(
+    ctx: &Ctx,
+) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
     let counts = ctx.store.count_deks_by_kek().await?;
     let current = ctx.keys.current();
     let versions: Vec<serde_json::Value> = ctx

@@ -181,23 +181,26 @@ fn main() -> ExitCode {
         Command::Serve(a) => logfile::LogFile::open(&a.data_dir).ok(),
         _ => None,
     };
-    init_logging(match cli.command {
-        Command::Demo
-        | Command::Bench(_)
-        | Command::Policy(_)
-        | Command::Access(_)
-        | Command::Audit(_)
-        | Command::ScanLogs(_)
-        | Command::Export(_)
-        | Command::Keys(_)
-        | Command::Compliance(_)
-        | Command::Telehealth(_)
-        | Command::Incident(_)
-        | Command::Honey(_)
-        | Command::Flag(_)
-        | Command::Drill(_) => "warn",
-        _ => "info",
-    }, file);
+    init_logging(
+        match cli.command {
+            Command::Demo
+            | Command::Bench(_)
+            | Command::Policy(_)
+            | Command::Access(_)
+            | Command::Audit(_)
+            | Command::ScanLogs(_)
+            | Command::Export(_)
+            | Command::Keys(_)
+            | Command::Compliance(_)
+            | Command::Telehealth(_)
+            | Command::Incident(_)
+            | Command::Honey(_)
+            | Command::Flag(_)
+            | Command::Drill(_) => "warn",
+            _ => "info",
+        },
+        file,
+    );
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

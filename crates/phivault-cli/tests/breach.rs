@@ -20,8 +20,17 @@ use std::time::{Duration, Instant};
 use common::{Backend, Server, Vault, text};
 use serde_json::{Value, json};
 
-async fn call(s: &Server, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = s.http.request(method, format!("{}{path}", s.url)).bearer_auth(token);
+async fn call(
+    s: &Server,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = s
+        .http
+        .request(method, format!("{}{path}", s.url))
+        .bearer_auth(token);
     if let Some(b) = body {
         req = req.json(&b);
     }
@@ -30,7 +39,13 @@ async fn call(s: &Server, method: reqwest::Method, path: &str, token: &str, body
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-async fn ok(s: &Server, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> Value {
+async fn ok(
+    s: &Server,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> Value {
     let (st, v) = call(s, method, path, token, body).await;
     assert!((200..300).contains(&st), "{path}: {st} {v}");
     v
@@ -39,13 +54,30 @@ async fn ok(s: &Server, method: reqwest::Method, path: &str, token: &str, body: 
 /// A clinician `user` with an API token; returns (api token, session).
 async fn clinician(s: &Server, admin: &str, user: &str) -> (String, String) {
     use reqwest::Method as M;
-    ok(s, M::PUT, "/v1/roles/clin", admin, Some(json!({"role": "clin", "permissions": ["view:patients"]}))).await;
-    ok(s, M::POST, "/v1/users", admin, Some(json!({"id": user, "roles": ["clin"]}))).await;
+    ok(
+        s,
+        M::PUT,
+        "/v1/roles/clin",
+        admin,
+        Some(json!({"role": "clin", "permissions": ["view:patients"]})),
+    )
+    .await;
+    ok(
+        s,
+        M::POST,
+        "/v1/users",
+        admin,
+        Some(json!({"id": user, "roles": ["clin"]})),
+    )
+    .await;
     let api = ok(s, M::POST, &format!("/v1/users/{user}/tokens"), admin, None).await["token"]
         .as_str()
         .unwrap()
         .to_owned();
-    let session = ok(s, M::POST, "/v1/sessions", &api, None).await["token"].as_str().unwrap().to_owned();
+    let session = ok(s, M::POST, "/v1/sessions", &api, None).await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     (api, session)
 }
 
@@ -87,7 +119,11 @@ async fn drill(backend: Backend) {
         return;
     };
     let out = tempfile::tempdir().unwrap();
-    let mut args = vec!["drill".to_owned(), "--out".into(), out.path().to_string_lossy().into_owned()];
+    let mut args = vec![
+        "drill".to_owned(),
+        "--out".into(),
+        out.path().to_string_lossy().into_owned(),
+    ];
     if let Some(u) = url {
         args.push("--database".into());
         args.push(u);
@@ -99,7 +135,9 @@ async fn drill(backend: Backend) {
         .output()
         .unwrap();
     assert!(o.status.success(), "drill failed: {}", text(&o));
-    let report: Value = serde_json::from_slice(&std::fs::read(out.path().join("drill-report.json")).unwrap()).unwrap();
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("drill-report.json")).unwrap())
+            .unwrap();
     eprintln!("{backend:?} drill: {report}");
     assert_eq!(report["affected_matches"], json!(true), "{report}");
     assert!(out.path().join("drill-report.md").exists());
@@ -125,7 +163,11 @@ async fn a_lockdown_reaches_a_second_server_on_the_same_postgres_within_a_second
     // A second host: a copy of the data directory (same keys), same database.
     let b_dir = tempfile::tempdir().unwrap();
     let st = std::process::Command::new("cp")
-        .args(["-a", &a.data_dir().to_string_lossy(), &b_dir.path().join("data").to_string_lossy()])
+        .args([
+            "-a",
+            &a.data_dir().to_string_lossy(),
+            &b_dir.path().join("data").to_string_lossy(),
+        ])
         .status()
         .unwrap();
     assert!(st.success());
@@ -142,7 +184,14 @@ async fn a_lockdown_reaches_a_second_server_on_the_same_postgres_within_a_second
     let read = format!("/v1/collections/patients/records/{p}");
     assert_eq!(call(&sb, M::GET, &read, &session, None).await.0, 200);
 
-    let v = ok(&sa, M::POST, "/v1/lockdown", &a.token, Some(json!({"scope": "user:mallory", "reason": "suspected compromise"}))).await;
+    let v = ok(
+        &sa,
+        M::POST,
+        "/v1/lockdown",
+        &a.token,
+        Some(json!({"scope": "user:mallory", "reason": "suspected compromise"})),
+    )
+    .await;
     let lockdown = v["lockdown"]["id"].as_str().unwrap().to_owned();
     assert_eq!(v["sessions_revoked"], json!(1));
     let took = within(Duration::from_secs(5), || async {
@@ -162,7 +211,14 @@ async fn a_lockdown_reaches_a_second_server_on_the_same_postgres_within_a_second
     assert_eq!(call(&sb, M::POST, "/v1/sessions", &api, None).await.0, 403);
 
     // Lifted on B, A lets the user open a session again within a second.
-    ok(&sb, M::POST, &format!("/v1/lockdown/{lockdown}/lift"), &a.token, None).await;
+    ok(
+        &sb,
+        M::POST,
+        &format!("/v1/lockdown/{lockdown}/lift"),
+        &a.token,
+        None,
+    )
+    .await;
     let took = within(Duration::from_secs(5), || async {
         call(&sa, M::POST, "/v1/sessions", &api, None).await.0 == 201
     })
@@ -181,10 +237,16 @@ async fn a_lockdown_reaches_a_second_server_on_the_same_postgres_within_a_second
 async fn cli_isolation_applies_to_a_running_embedded_server_and_restore_needs_two_responders() {
     use reqwest::Method as M;
     let v = Vault::init(Backend::Sqlite).await.unwrap();
-    std::fs::write(v.data_dir().join("breach.toml"), "restore_requires_two = true\n").unwrap();
+    std::fs::write(
+        v.data_dir().join("breach.toml"),
+        "restore_requires_two = true\n",
+    )
+    .unwrap();
     let s = v.serve();
     let (api, _) = clinician(&s, &v.token, "eve").await;
-    let o = v.run(&["incident", "isolate", "--scope", "user:eve", "--reason", "drill"]);
+    let o = v.run(&[
+        "incident", "isolate", "--scope", "user:eve", "--reason", "drill",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let t = text(&o);
     let id = t.split_whitespace().nth(1).unwrap().to_owned();
@@ -197,9 +259,16 @@ async fn cli_isolation_applies_to_a_running_embedded_server_and_restore_needs_tw
     assert!(took < Duration::from_secs(1), "took {took:?}");
 
     let first = v.run(&["incident", "restore", "--lockdown", &id, "--as", "alice"]);
-    assert!(text(&first).contains("second responder"), "{}", text(&first));
+    assert!(
+        text(&first).contains("second responder"),
+        "{}",
+        text(&first)
+    );
     let again = v.run(&["incident", "restore", "--lockdown", &id, "--as", "alice"]);
-    assert!(text(&again).contains("second responder"), "the same responder twice lifted it");
+    assert!(
+        text(&again).contains("second responder"),
+        "the same responder twice lifted it"
+    );
     assert_eq!(call(&s, M::POST, "/v1/sessions", &api, None).await.0, 403);
     let second = v.run(&["incident", "restore", "--lockdown", &id, "--as", "bob"]);
     assert!(text(&second).contains("lifted"), "{}", text(&second));
@@ -211,7 +280,14 @@ async fn cli_isolation_applies_to_a_running_embedded_server_and_restore_needs_tw
 
     // Every step is in the audit trail (drained from the CLI's outbox).
     let seen = within(Duration::from_secs(40), || async {
-        let (_, ev) = call(&s, M::GET, "/v1/audit/events?action=lockdown_lifted", &v.token, None).await;
+        let (_, ev) = call(
+            &s,
+            M::GET,
+            "/v1/audit/events?action=lockdown_lifted",
+            &v.token,
+            None,
+        )
+        .await;
         ev["events"].as_array().is_some_and(|a| !a.is_empty())
     })
     .await;
@@ -224,26 +300,60 @@ async fn evidence_verifies_and_any_altered_file_is_named() {
     let s = v.serve();
     let (_, session) = clinician(&s, &v.token, "trudy").await;
     let p = patient(&s, &v.token).await;
-    call(&s, reqwest::Method::GET, &format!("/v1/collections/patients/records/{p}"), &session, None).await;
-    let o = v.run(&["incident", "declare", "--severity", "high", "--summary", "test incident"]);
+    call(
+        &s,
+        reqwest::Method::GET,
+        &format!("/v1/collections/patients/records/{p}"),
+        &session,
+        None,
+    )
+    .await;
+    let o = v.run(&[
+        "incident",
+        "declare",
+        "--severity",
+        "high",
+        "--summary",
+        "test incident",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let id = text(&o).split_whitespace().nth(1).unwrap().to_owned();
     let out = v.dir.path().join("bundle");
-    let o = v.run(&["incident", "evidence", "--incident", &id, "--out", &out.to_string_lossy()]);
+    let o = v.run(&[
+        "incident",
+        "evidence",
+        "--incident",
+        &id,
+        "--out",
+        &out.to_string_lossy(),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let verify = |dir: &std::path::Path| {
         std::process::Command::new(common::BIN)
-            .args(["incident", "verify-evidence", &dir.to_string_lossy(), "--data-dir", &v.data_dir().to_string_lossy()])
+            .args([
+                "incident",
+                "verify-evidence",
+                &dir.to_string_lossy(),
+                "--data-dir",
+                &v.data_dir().to_string_lossy(),
+            ])
             .output()
             .unwrap()
     };
     let o = verify(&out);
     assert!(o.status.success(), "{}", text(&o));
     let custody = std::fs::read_to_string(out.join("custody.jsonl")).unwrap();
-    assert_eq!(custody.lines().count(), 2, "collection and this check: {custody}");
+    assert_eq!(
+        custody.lines().count(),
+        2,
+        "collection and this check: {custody}"
+    );
 
     let events = std::fs::read_to_string(out.join("audit/events.jsonl")).unwrap();
-    assert!(events.contains("trudy"), "the window's events are in the bundle");
+    assert!(
+        events.contains("trudy"),
+        "the window's events are in the bundle"
+    );
     let copy = |name: &str| {
         let d = v.dir.path().join(format!("bundle-{name}"));
         let st = std::process::Command::new("cp")
@@ -253,7 +363,13 @@ async fn evidence_verifies_and_any_altered_file_is_named() {
         assert!(st.success());
         d
     };
-    for file in ["audit/events.jsonl", "host/facts.json", "keys/metadata.json", "logs/phivault.log", "config/config.toml"] {
+    for file in [
+        "audit/events.jsonl",
+        "host/facts.json",
+        "keys/metadata.json",
+        "logs/phivault.log",
+        "config/config.toml",
+    ] {
         let d = copy(&file.replace('/', "-"));
         let path = d.join(file);
         let mut bytes = std::fs::read(&path).unwrap();
@@ -269,22 +385,42 @@ async fn evidence_verifies_and_any_altered_file_is_named() {
     let d = copy("extra");
     std::fs::write(d.join("planted.txt"), "x").unwrap();
     let o = verify(&d);
-    assert!(!o.status.success() && text(&o).contains("planted.txt"), "{}", text(&o));
+    assert!(
+        !o.status.success() && text(&o).contains("planted.txt"),
+        "{}",
+        text(&o)
+    );
     let d = copy("manifest");
     let m = std::fs::read_to_string(d.join("MANIFEST.json")).unwrap();
     std::fs::write(d.join("MANIFEST.json"), m.replacen(&id, "inc_forged", 1)).unwrap();
     assert!(!verify(&d).status.success(), "a forged manifest verified");
     let d = copy("custody");
     let c = std::fs::read_to_string(d.join("custody.jsonl")).unwrap();
-    std::fs::write(d.join("custody.jsonl"), c.replacen("collected", "colected", 1)).unwrap();
-    assert!(!verify(&d).status.success(), "a rewritten custody chain verified");
+    std::fs::write(
+        d.join("custody.jsonl"),
+        c.replacen("collected", "colected", 1),
+    )
+    .unwrap();
+    assert!(
+        !verify(&d).status.success(),
+        "a rewritten custody chain verified"
+    );
     // A different key does not vouch for it.
     let other = Vault::init(Backend::Sqlite).await.unwrap();
     let o = std::process::Command::new(common::BIN)
-        .args(["incident", "verify-evidence", &out.to_string_lossy(), "--data-dir", &other.data_dir().to_string_lossy()])
+        .args([
+            "incident",
+            "verify-evidence",
+            &out.to_string_lossy(),
+            "--data-dir",
+            &other.data_dir().to_string_lossy(),
+        ])
         .output()
         .unwrap();
-    assert!(!o.status.success(), "another vault's key verified the bundle");
+    assert!(
+        !o.status.success(),
+        "another vault's key verified the bundle"
+    );
 }
 
 #[tokio::test]
@@ -301,26 +437,67 @@ async fn the_affected_list_is_exactly_the_scripted_accesses() {
         ps
     };
     // Before the window: mallory reads p5 (excluded by --since).
-    ok(&s, M::GET, &format!("/v1/collections/patients/records/{}", ps[5]), &early, None).await;
+    ok(
+        &s,
+        M::GET,
+        &format!("/v1/collections/patients/records/{}", ps[5]),
+        &early,
+        None,
+    )
+    .await;
     // Audit timestamps are microseconds; make the window start strictly after.
     tokio::time::sleep(Duration::from_millis(5)).await;
     let since = jiff::Timestamp::now().to_string();
     for p in &ps[0..3] {
-        ok(&s, M::GET, &format!("/v1/collections/patients/records/{p}"), &early, None).await;
+        ok(
+            &s,
+            M::GET,
+            &format!("/v1/collections/patients/records/{p}"),
+            &early,
+            None,
+        )
+        .await;
     }
     // Another user's read of p3 is not mallory's.
     let (_, other) = clinician(&s, &v.token, "bob").await;
-    ok(&s, M::GET, &format!("/v1/collections/patients/records/{}", ps[3]), &other, None).await;
+    ok(
+        &s,
+        M::GET,
+        &format!("/v1/collections/patients/records/{}", ps[3]),
+        &other,
+        None,
+    )
+    .await;
     // A denied attempt: mallory tries to delete p4.
-    let (st, _) = call(&s, M::DELETE, &format!("/v1/collections/patients/records/{}", ps[4]), &early, None).await;
+    let (st, _) = call(
+        &s,
+        M::DELETE,
+        &format!("/v1/collections/patients/records/{}", ps[4]),
+        &early,
+        None,
+    )
+    .await;
     assert_eq!(st, 403);
     let csv = v.dir.path().join("affected.csv");
-    let o = v.run(&["incident", "affected", "--actor", "mallory", "--since", &since, "--csv", &csv.to_string_lossy()]);
+    let o = v.run(&[
+        "incident",
+        "affected",
+        "--actor",
+        "mallory",
+        "--since",
+        &since,
+        "--csv",
+        &csv.to_string_lossy(),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let csv = std::fs::read_to_string(&csv).unwrap();
     let rows: Vec<&str> = csv.lines().skip(1).collect();
     let ids: BTreeSet<&str> = rows.iter().map(|r| r.split(',').next().unwrap()).collect();
-    let want: BTreeSet<&str> = ps[0..3].iter().map(String::as_str).chain([ps[4].as_str()]).collect();
+    let want: BTreeSet<&str> = ps[0..3]
+        .iter()
+        .map(String::as_str)
+        .chain([ps[4].as_str()])
+        .collect();
     assert_eq!(ids, want, "{csv}");
     for r in &rows {
         let id = r.split(',').next().unwrap();
@@ -342,7 +519,10 @@ async fn alerts_reach_a_webhook_that_was_down_for_a_while() {
     use reqwest::Method as M;
     let v = Vault::init(Backend::Sqlite).await.unwrap();
     let secret = "webhook-secret-for-the-test-0123456789";
-    let receiver = phivault_server::breach::receiver::Receiver::start(v.dir.path(), secret.as_bytes()).await.unwrap();
+    let receiver =
+        phivault_server::breach::receiver::Receiver::start(v.dir.path(), secret.as_bytes())
+            .await
+            .unwrap();
     receiver.set_down(true);
     let secret_file = v.dir.path().join("hook-secret");
     std::fs::write(&secret_file, secret).unwrap();
@@ -359,30 +539,64 @@ async fn alerts_reach_a_webhook_that_was_down_for_a_while() {
     let s = v.serve();
     // A break-glass grant is an alert by itself.
     ok(&s, M::PUT, "/v1/roles/er", &v.token, Some(json!({"role": "er", "permissions": ["view:patients"], "care_team_only": true, "break_glass": true}))).await;
-    ok(&s, M::POST, "/v1/users", &v.token, Some(json!({"id": "doc", "roles": ["er"]}))).await;
-    let api = ok(&s, M::POST, "/v1/users/doc/tokens", &v.token, None).await["token"].as_str().unwrap().to_owned();
-    let session = ok(&s, M::POST, "/v1/sessions", &api, None).await["token"].as_str().unwrap().to_owned();
+    ok(
+        &s,
+        M::POST,
+        "/v1/users",
+        &v.token,
+        Some(json!({"id": "doc", "roles": ["er"]})),
+    )
+    .await;
+    let api = ok(&s, M::POST, "/v1/users/doc/tokens", &v.token, None).await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let session = ok(&s, M::POST, "/v1/sessions", &api, None).await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let p = patient(&s, &v.token).await;
     let (st, body) = call(&s, M::POST, "/v1/break-glass", &session, Some(json!({"patient_id": p, "reason": "unconscious patient in the emergency department, no team on site"}))).await;
     assert!((200..300).contains(&st), "{st} {body}");
     // Down: deliveries fail and are retried (the alert is queued, not lost).
     let failing = within(Duration::from_secs(20), || async {
-        let (_, ev) = call(&s, M::GET, "/v1/audit/events?action=alert_raised", &v.token, None).await;
+        let (_, ev) = call(
+            &s,
+            M::GET,
+            "/v1/audit/events?action=alert_raised",
+            &v.token,
+            None,
+        )
+        .await;
         ev["events"].as_array().is_some_and(|a| !a.is_empty())
     })
     .await;
     assert!(failing.is_some(), "no alert was raised");
     // At least two deliveries fail (the first try and one retry).
-    let retried = within(Duration::from_secs(30), || async { receiver.down_hits() >= 2 }).await;
-    assert!(retried.is_some(), "the delivery was not retried while the endpoint was down");
+    let retried = within(Duration::from_secs(30), || async {
+        receiver.down_hits() >= 2
+    })
+    .await;
+    assert!(
+        retried.is_some(),
+        "the delivery was not retried while the endpoint was down"
+    );
     assert!(receiver.received().is_empty());
     receiver.set_down(false);
-    let got = receiver.wait_for(1, Instant::now() + Duration::from_secs(30)).await;
-    assert!(!got.is_empty(), "the alert never arrived after the endpoint came back");
+    let got = receiver
+        .wait_for(1, Instant::now() + Duration::from_secs(30))
+        .await;
+    assert!(
+        !got.is_empty(),
+        "the alert never arrived after the endpoint came back"
+    );
     assert_eq!(got.len(), 1, "one alert, delivered once: {got:?}");
     let body = got[0].body.to_string();
     assert!(body.contains("break_glass"), "{body}");
-    assert!(!body.contains("Ada") && !body.contains("unconscious"), "PHI or free text in an alert: {body}");
+    assert!(
+        !body.contains("Ada") && !body.contains("unconscious"),
+        "PHI or free text in an alert: {body}"
+    );
     assert_eq!(receiver.rejected(), 0);
 }
 
@@ -393,14 +607,30 @@ async fn a_planted_honey_record_alerts_and_isolates_whoever_reads_it() {
     let s = v.serve();
     let (_, session) = clinician(&s, &v.token, "insider").await;
     let token_file = v.dir.path().join("admin-token");
-    let o = v.run(&["honey", "create", "--count", "2", "--url", &s.url, "--token-file", &token_file.to_string_lossy()]);
+    let o = v.run(&[
+        "honey",
+        "create",
+        "--count",
+        "2",
+        "--url",
+        &s.url,
+        "--token-file",
+        &token_file.to_string_lossy(),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let o = v.run(&["honey", "list", "--ids"]);
     let listed = text(&o);
     let ids: Vec<&str> = listed.lines().skip(1).collect();
     assert_eq!(ids.len(), 2, "{listed}");
     // Decoys look like any patient record to a reader.
-    let (st, body) = call(&s, M::GET, &format!("/v1/collections/patients/records/{}", ids[0]), &session, None).await;
+    let (st, body) = call(
+        &s,
+        M::GET,
+        &format!("/v1/collections/patients/records/{}", ids[0]),
+        &session,
+        None,
+    )
+    .await;
     assert_eq!(st, 200, "{body}");
     for f in ["name", "birth_date", "ssn", "address"] {
         assert!(body["fields"].get(f).is_some(), "decoy lacks {f}: {body}");
@@ -408,11 +638,35 @@ async fn a_planted_honey_record_alerts_and_isolates_whoever_reads_it() {
     // The flag reaches the server within a second; from then on a read
     // alerts (critical) and isolates the reader.
     let refused = within(Duration::from_secs(5), || async {
-        let (st, _) = call(&s, M::GET, &format!("/v1/collections/patients/records/{}", ids[0]), &session, None).await;
+        let (st, _) = call(
+            &s,
+            M::GET,
+            &format!("/v1/collections/patients/records/{}", ids[0]),
+            &session,
+            None,
+        )
+        .await;
         st == 401 || st == 403
     })
     .await;
-    assert!(refused.is_some(), "reading a honey record never isolated the reader");
-    let (_, ev) = call(&s, M::GET, "/v1/audit/events?action=alert_raised&user=insider", &v.token, None).await;
-    assert!(ev["events"].as_array().unwrap().iter().any(|e| e["reason"] == "honey"), "{ev}");
+    assert!(
+        refused.is_some(),
+        "reading a honey record never isolated the reader"
+    );
+    let (_, ev) = call(
+        &s,
+        M::GET,
+        "/v1/audit/events?action=alert_raised&user=insider",
+        &v.token,
+        None,
+    )
+    .await;
+    assert!(
+        ev["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["reason"] == "honey"),
+        "{ev}"
+    );
 }

@@ -2,8 +2,8 @@
 //! over rustls, configuration and the data directory.
 
 pub mod access;
-pub mod breach;
 pub mod audit;
+pub mod breach;
 pub mod clock;
 pub mod compliance;
 pub mod config;

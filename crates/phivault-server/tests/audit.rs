@@ -429,15 +429,19 @@ async fn tampering_with_the_postgres_table_is_named_and_reads_fail_closed() {
 /// indexes never collide and the shared log verifies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_writers_on_one_postgres_log_interleave_without_collisions() {
-    use std::sync::Arc;
     use phivault_server::audit::{AuditLog, CheckpointPolicy};
+    use std::sync::Arc;
     let Some(url) = common::postgres_url() else {
         return;
     };
     let schema = format!("pv_two_writers_{}", std::process::id());
-    let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
     tokio::spawn(conn);
-    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.unwrap();
+    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .await
+        .unwrap();
     let sep = if url.contains('?') { '&' } else { '?' };
     let location = format!("{url}{sep}schema={schema}");
     let (signer, pk8) = phivault_audit::Signer::generate("test.local/audit").unwrap();
@@ -446,9 +450,16 @@ async fn two_writers_on_one_postgres_log_interleave_without_collisions() {
         let store = phivault_store::open(&location).await.unwrap();
         let audit = store.audit_store().unwrap();
         let s = phivault_audit::Signer::from_pkcs8("test.local/audit", &pk8).unwrap();
-        AuditLog::open(audit, s, CheckpointPolicy { every_events: 50, every: std::time::Duration::from_secs(1) })
-            .await
-            .unwrap()
+        AuditLog::open(
+            audit,
+            s,
+            CheckpointPolicy {
+                every_events: 50,
+                every: std::time::Duration::from_secs(1),
+            },
+        )
+        .await
+        .unwrap()
     };
     let a = open().await;
     let b = open().await;
@@ -465,7 +476,11 @@ async fn two_writers_on_one_postgres_log_interleave_without_collisions() {
         tasks.push(tokio::spawn(async move {
             let mut firsts = Vec::new();
             for i in 0..200 {
-                firsts.push(log.append(vec![event(name, i), event(name, i)]).await.unwrap());
+                firsts.push(
+                    log.append(vec![event(name, i), event(name, i)])
+                        .await
+                        .unwrap(),
+                );
             }
             firsts
         }));
@@ -482,7 +497,9 @@ async fn two_writers_on_one_postgres_log_interleave_without_collisions() {
     b.checkpoint().await.unwrap();
     let store = a.store();
     assert_eq!(store.count().await.unwrap(), 801);
-    let ok = phivault_server::audit::verify::verify_store(store, &key).await.unwrap();
+    let ok = phivault_server::audit::verify::verify_store(store, &key)
+        .await
+        .unwrap();
     assert_eq!(ok.events, 801);
     // Each writer's tree knows the other's events: proofs from either agree.
     let proof_b = b.inclusion_proof(3, 801).await.unwrap();

@@ -51,7 +51,13 @@ fn rules(app: &App) -> Vec<String> {
 async fn alerted_for(app: &App, rule: &str, user: &str) -> bool {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(10) {
-        if app.srv.alerts.recent().iter().any(|a| a.kind == rule && a.user == user) {
+        if app
+            .srv
+            .alerts
+            .recent()
+            .iter()
+            .any(|a| a.kind == rule && a.user == user)
+        {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -68,7 +74,12 @@ async fn settle(app: &App) {
     // passed everything before. Its progress is visible as the tap drains.
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(10) {
-        if app.srv.state.breach.detector_caught_up(app.srv.state.vault.audit().size()) {
+        if app
+            .srv
+            .state
+            .breach
+            .detector_caught_up(app.srv.state.vault.audit().size())
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -77,7 +88,8 @@ async fn settle(app: &App) {
 }
 
 async fn clinician(app: &App, user: &str) -> String {
-    app.put_role(json!({"role": "clin", "permissions": ["view:patients"]})).await;
+    app.put_role(json!({"role": "clin", "permissions": ["view:patients"]}))
+        .await;
     app.add_user(user, &["clin"]).await;
     app.session(user).await
 }
@@ -85,15 +97,23 @@ async fn clinician(app: &App, user: &str) -> String {
 async fn patients(app: &App, n: usize) -> Vec<String> {
     let mut v = Vec::new();
     for _ in 0..n {
-        v.push(app.create_patient(json!({"name": "Ada Lovelace", "birth_date": "1980-02-03"})).await);
+        v.push(
+            app.create_patient(json!({"name": "Ada Lovelace", "birth_date": "1980-02-03"}))
+                .await,
+        );
     }
     v
 }
 
 async fn read(app: &App, token: &str, id: &str) -> u16 {
-    app.send_as(token, Method::GET, &format!("/v1/collections/patients/records/{id}"), None)
-        .await
-        .0
+    app.send_as(
+        token,
+        Method::GET,
+        &format!("/v1/collections/patients/records/{id}"),
+        None,
+    )
+    .await
+    .0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,7 +123,13 @@ async fn ordinary_traffic_raises_nothing() {
     let tok = clinician(&app, "nurse").await;
     let ps = patients(&app, 4).await;
     for p in &ps {
-        app.srv.state.vault.store().set_care_team(p, vec!["nurse".into()]).await.unwrap();
+        app.srv
+            .state
+            .vault
+            .store()
+            .set_care_team(p, vec!["nurse".into()])
+            .await
+            .unwrap();
     }
     app.srv.state.breach.refresh_flags().await.unwrap();
     for p in &ps {
@@ -124,13 +150,20 @@ async fn volume_fires_once_past_the_threshold() {
         assert_eq!(read(&app, &tok, p).await, 200);
     }
     settle(&app).await;
-    assert!(!rules(&app).contains(&"volume".to_owned()), "fired at the threshold");
+    assert!(
+        !rules(&app).contains(&"volume".to_owned()),
+        "fired at the threshold"
+    );
     for p in &ps[5..] {
         assert_eq!(read(&app, &tok, p).await, 200);
     }
     assert!(alerted_for(&app, "volume", "mallory").await);
     settle(&app).await;
-    assert_eq!(rules(&app).iter().filter(|r| *r == "volume").count(), 1, "one alert per burst");
+    assert_eq!(
+        rules(&app).iter().filter(|r| *r == "volume").count(),
+        1,
+        "one alert per burst"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,7 +183,10 @@ async fn access_outside_the_care_team_and_to_flagged_records() {
     let tok = clinician(&app, "curious").await;
     let ps = patients(&app, 2).await;
     let store = app.srv.state.vault.store();
-    store.set_care_team(&ps[0], vec!["someone-else".into()]).await.unwrap();
+    store
+        .set_care_team(&ps[0], vec!["someone-else".into()])
+        .await
+        .unwrap();
     assert_eq!(read(&app, &tok, &ps[0]).await, 200);
     assert!(alerted_for(&app, "care_team", "curious").await);
     store.set_patient_flag(&ps[1], "vip", 1).await.unwrap();
@@ -167,7 +203,12 @@ async fn repeated_denials_are_flagged() {
     let ps = patients(&app, 1).await;
     for _ in 0..4 {
         let (s, _) = app
-            .send_as(&tok, Method::DELETE, &format!("/v1/collections/patients/records/{}", ps[0]), None)
+            .send_as(
+                &tok,
+                Method::DELETE,
+                &format!("/v1/collections/patients/records/{}", ps[0]),
+                None,
+            )
             .await;
         assert_eq!(s, 403);
     }
@@ -180,7 +221,13 @@ async fn honey_isolates(app: App) {
         clinician(&app, "intruder").await
     };
     let ps = patients(&app, 2).await;
-    app.srv.state.vault.store().set_patient_flag(&ps[0], "honey", 1).await.unwrap();
+    app.srv
+        .state
+        .vault
+        .store()
+        .set_patient_flag(&ps[0], "honey", 1)
+        .await
+        .unwrap();
     app.srv.state.breach.refresh_flags().await.unwrap();
     // Through the API a honey record reads like any other record.
     let keys = |v: &serde_json::Value| -> Vec<String> {
@@ -189,10 +236,20 @@ async fn honey_isolates(app: App) {
         k
     };
     let normal = app
-        .send_as(&tok, Method::GET, &format!("/v1/collections/patients/records/{}", ps[1]), None)
+        .send_as(
+            &tok,
+            Method::GET,
+            &format!("/v1/collections/patients/records/{}", ps[1]),
+            None,
+        )
         .await;
     let decoy = app
-        .send_as(&tok, Method::GET, &format!("/v1/collections/patients/records/{}", ps[0]), None)
+        .send_as(
+            &tok,
+            Method::GET,
+            &format!("/v1/collections/patients/records/{}", ps[0]),
+            None,
+        )
         .await;
     assert_eq!((normal.0, decoy.0), (200, 200));
     assert_eq!(keys(&normal.1), keys(&decoy.1));
@@ -204,54 +261,99 @@ async fn honey_isolates(app: App) {
         if s == 401 || s == 403 {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(5), "the intruder was never isolated");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the intruder was never isolated"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let (_, l) = app.send(Method::GET, "/v1/lockdown", None).await;
-    let scopes: Vec<&str> = l["lockdowns"].as_array().unwrap().iter().map(|x| x["scope"].as_str().unwrap()).collect();
+    let scopes: Vec<&str> = l["lockdowns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["scope"].as_str().unwrap())
+        .collect();
     assert!(scopes.contains(&"user:intruder"), "{l}");
 }
 
-both_backends_with_files!(honey_records_raise_a_critical_alert_and_isolate, honey_isolates, RULES);
+both_backends_with_files!(
+    honey_records_raise_a_critical_alert_and_isolate,
+    honey_isolates,
+    RULES
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lockdown_scopes_and_responders() {
     let app = app(Backend::Sqlite).await.unwrap();
     app.clock.set("2026-12-02T10:00:00Z".parse().unwrap());
     let tok = clinician(&app, "staff").await;
-    app.put_role(json!({"role": "responder", "permissions": ["respond:incidents", "view:patients"]})).await;
+    app.put_role(
+        json!({"role": "responder", "permissions": ["respond:incidents", "view:patients"]}),
+    )
+    .await;
     app.add_user("ir", &["responder"]).await;
     let ir = app.session("ir").await;
     let ps = patients(&app, 1).await;
     // A collection lockdown refuses the collection, not the rest.
     let (s, b) = app
-        .send_as(&ir, Method::POST, "/v1/lockdown", Some(json!({"scope": "collection:patients", "reason": "suspected exfiltration"})))
+        .send_as(
+            &ir,
+            Method::POST,
+            "/v1/lockdown",
+            Some(json!({"scope": "collection:patients", "reason": "suspected exfiltration"})),
+        )
         .await;
     assert_eq!(s, 201, "{b}");
     let id = b["lockdown"]["id"].as_str().unwrap().to_owned();
     assert_eq!(read(&app, &tok, &ps[0]).await, 403);
-    assert_eq!(read(&app, &ir, &ps[0]).await, 200, "a responder keeps access");
+    assert_eq!(
+        read(&app, &ir, &ps[0]).await,
+        200,
+        "a responder keeps access"
+    );
     // A non-responder cannot lift it.
-    let (s, _) = app.send_as(&tok, Method::POST, &format!("/v1/lockdown/{id}/lift"), None).await;
+    let (s, _) = app
+        .send_as(&tok, Method::POST, &format!("/v1/lockdown/{id}/lift"), None)
+        .await;
     assert_eq!(s, 403);
-    let (s, _) = app.send_as(&ir, Method::POST, &format!("/v1/lockdown/{id}/lift"), None).await;
+    let (s, _) = app
+        .send_as(&ir, Method::POST, &format!("/v1/lockdown/{id}/lift"), None)
+        .await;
     assert_eq!(s, 200);
     assert_eq!(read(&app, &tok, &ps[0]).await, 200);
     // A vault-wide lockdown: only responders.
     let (s, _) = app
-        .send_as(&ir, Method::POST, "/v1/lockdown", Some(json!({"scope": "vault", "reason": "ransomware suspected"})))
+        .send_as(
+            &ir,
+            Method::POST,
+            "/v1/lockdown",
+            Some(json!({"scope": "vault", "reason": "ransomware suspected"})),
+        )
         .await;
     assert_eq!(s, 201);
-    let (s, _) = app.send_as(&tok, Method::GET, "/v1/collections", None).await;
+    let (s, _) = app
+        .send_as(&tok, Method::GET, "/v1/collections", None)
+        .await;
     assert_eq!(s, 403);
     assert_eq!(read(&app, &ir, &ps[0]).await, 200);
     // Bad input names the field and echoes nothing.
     let (s, b) = app
-        .send_as(&ir, Method::POST, "/v1/lockdown", Some(json!({"scope": "patient:123-45-6789", "reason": "x"})))
+        .send_as(
+            &ir,
+            Method::POST,
+            "/v1/lockdown",
+            Some(json!({"scope": "patient:123-45-6789", "reason": "x"})),
+        )
         .await;
     assert_eq!(s, 400);
-    assert!(b.to_string().contains("`scope`") && !b.to_string().contains("123-45-6789"), "{b}");
+    assert!(
+        b.to_string().contains("`scope`") && !b.to_string().contains("123-45-6789"),
+        "{b}"
+    );
     // The refusals are audited.
-    let (_, ev) = app.send(Method::GET, "/v1/audit/events?action=request_refused", None).await;
+    let (_, ev) = app
+        .send(Method::GET, "/v1/audit/events?action=request_refused", None)
+        .await;
     assert!(ev["events"].as_array().unwrap().len() >= 2, "{ev}");
 }

@@ -36,7 +36,9 @@ pub async fn compute(
     )?)?;
     let verified = phivault_server::audit::verify::verify_store(&audit, &key)
         .await
-        .map_err(|e| format!("the audit log does not verify, so no list is computed from it: {e}"))?;
+        .map_err(|e| {
+            format!("the audit log does not verify, so no list is computed from it: {e}")
+        })?;
     let frames = audit
         .query(&AuditQuery {
             since: Some(q.since_micros),

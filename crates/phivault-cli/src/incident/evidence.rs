@@ -66,7 +66,12 @@ pub struct Written {
 fn redact_config(text: &str) -> String {
     text.lines()
         .filter(|l| {
-            let key = l.split('=').next().unwrap_or("").trim().to_ascii_lowercase();
+            let key = l
+                .split('=')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             let names_a_reference = key.ends_with("_env") || key.ends_with("_file");
             names_a_reference
                 || !["secret", "token", "pin", "passphrase", "password"]
@@ -82,7 +87,9 @@ fn log_tail(data_dir: &Path) -> Vec<u8> {
     let Ok(bytes) = std::fs::read(&path) else {
         return b"(no operational log file in the data directory)\n".to_vec();
     };
-    let start = bytes.len().saturating_sub(usize::try_from(LOG_TAIL).unwrap_or(usize::MAX));
+    let start = bytes
+        .len()
+        .saturating_sub(usize::try_from(LOG_TAIL).unwrap_or(usize::MAX));
     // Start at a line boundary.
     let start = bytes
         .get(start..)
@@ -120,7 +127,8 @@ pub async fn collect(c: Collect<'_>, keys_metadata: serde_json::Value) -> Result
         return Err(format!("`{}` exists and is not empty", c.out.display()).into());
     }
     let store = phivault_store::open(&c.config.store_location()).await?;
-    let (incident, _) = phivault_server::breach::incident::load(store.as_ref(), c.incident_id).await?;
+    let (incident, _) =
+        phivault_server::breach::incident::load(store.as_ref(), c.incident_id).await?;
     let audit_store = phivault_server::datadir::audit_store(c.config, &store, false)?;
     let origin = c.config.audit_origin();
     let log = AuditLog::open_read_only(
@@ -170,19 +178,33 @@ pub async fn collect(c: Collect<'_>, keys_metadata: serde_json::Value) -> Result
         ("audit/events.jsonl".into(), events),
         ("audit/proofs.jsonl".into(), proofs),
         ("audit/checkpoint.txt".into(), note.into_bytes()),
-        ("audit/public-key.txt".into(), format!("{}\n", log.verifier()).into_bytes()),
-        ("incident.json".into(), serde_json::to_vec_pretty(&incident)?),
-        ("lockdowns.json".into(), serde_json::to_vec_pretty(&lockdowns)?),
+        (
+            "audit/public-key.txt".into(),
+            format!("{}\n", log.verifier()).into_bytes(),
+        ),
+        (
+            "incident.json".into(),
+            serde_json::to_vec_pretty(&incident)?,
+        ),
+        (
+            "lockdowns.json".into(),
+            serde_json::to_vec_pretty(&lockdowns)?,
+        ),
         (
             "config/config.toml".into(),
             redact_config(&read_text(c.config.data_dir.join("config.toml"))).into_bytes(),
         ),
         (
             "config/breach.toml".into(),
-            redact_config(&read_text(phivault_server::breach::config::path_in(&c.config.data_dir)))
-                .into_bytes(),
+            redact_config(&read_text(phivault_server::breach::config::path_in(
+                &c.config.data_dir,
+            )))
+            .into_bytes(),
         ),
-        ("keys/metadata.json".into(), serde_json::to_vec_pretty(&keys_metadata)?),
+        (
+            "keys/metadata.json".into(),
+            serde_json::to_vec_pretty(&keys_metadata)?,
+        ),
         (
             "host/facts.json".into(),
             serde_json::to_vec_pretty(&host_facts(c.config, store.backend()))?,
@@ -203,8 +225,14 @@ pub async fn collect(c: Collect<'_>, keys_metadata: serde_json::Value) -> Result
     for (path, bytes) in &files {
         write_new(&c.out.join(path), bytes)?;
     }
-    write_new(&c.out.join(evidence::MANIFEST_FILE), sealed.manifest_json.as_bytes())?;
-    write_new(&c.out.join(evidence::SIGNATURE_FILE), sealed.signature_note.as_bytes())?;
+    write_new(
+        &c.out.join(evidence::MANIFEST_FILE),
+        sealed.manifest_json.as_bytes(),
+    )?;
+    write_new(
+        &c.out.join(evidence::SIGNATURE_FILE),
+        sealed.signature_note.as_bytes(),
+    )?;
     let mut custody = CustodyLog::new(&sealed.manifest_digest)?;
     let line = custody.append(now_micros(), &actor_id(c.actor), "collected")?;
     write_new(&c.out.join(evidence::CUSTODY_FILE), line.as_bytes())?;
@@ -286,19 +314,26 @@ pub fn verify(dir: &Path, key: &VerifierKey, actor: &str) -> Result<Checked, Err
             .map(|(_, b)| b.clone())
             .ok_or_else(|| format!("the bundle has no `{name}`"))
     };
-    let manifest = String::from_utf8(get(evidence::MANIFEST_FILE)?).map_err(|_| "MANIFEST.json is not text")?;
-    let note = String::from_utf8(get(evidence::SIGNATURE_FILE)?).map_err(|_| "MANIFEST.sig is not text")?;
+    let manifest = String::from_utf8(get(evidence::MANIFEST_FILE)?)
+        .map_err(|_| "MANIFEST.json is not text")?;
+    let note = String::from_utf8(get(evidence::SIGNATURE_FILE)?)
+        .map_err(|_| "MANIFEST.sig is not text")?;
     let verified = evidence::verify(&files, &manifest, &note, key)?;
-    let cp_note = String::from_utf8(get("audit/checkpoint.txt")?).map_err(|_| "checkpoint is not text")?;
+    let cp_note =
+        String::from_utf8(get("audit/checkpoint.txt")?).map_err(|_| "checkpoint is not text")?;
     let cp = Checkpoint::open(&cp_note, key).map_err(|e| format!("audit/checkpoint.txt: {e}"))?;
-    let events = String::from_utf8(get("audit/events.jsonl")?).map_err(|_| "events are not text")?;
-    let proofs = String::from_utf8(get("audit/proofs.jsonl")?).map_err(|_| "proofs are not text")?;
+    let events =
+        String::from_utf8(get("audit/events.jsonl")?).map_err(|_| "events are not text")?;
+    let proofs =
+        String::from_utf8(get("audit/proofs.jsonl")?).map_err(|_| "proofs are not text")?;
     let mut n = 0;
     for (i, (e, p)) in events.lines().zip(proofs.lines()).enumerate() {
-        let event = Event::decode(e.as_bytes()).map_err(|_| format!("event line {} is unreadable", i + 1))?;
-        let p: serde_json::Value = serde_json::from_str(p).map_err(|_| format!("proof line {} is unreadable", i + 1))?;
-        let hashes: Vec<phivault_audit::Hash> = p["proof"]
-            .as_array()
+        let event = Event::decode(e.as_bytes())
+            .map_err(|_| format!("event line {} is unreadable", i + 1))?;
+        let p: serde_json::Value =
+            serde_json::from_str(p).map_err(|_| format!("proof line {} is unreadable", i + 1))?;
+        let hashes: Vec<phivault_audit::Hash> = p.get("proof")
+            .and_then(serde_json::Value::as_array)
             .ok_or("a proof has no hashes")?
             .iter()
             .map(|h| {
@@ -322,7 +357,8 @@ pub fn verify(dir: &Path, key: &VerifierKey, actor: &str) -> Result<Checked, Err
         return Err("events and proofs differ in number".into());
     }
     let custody_path = dir.join(evidence::CUSTODY_FILE);
-    let text = std::fs::read_to_string(&custody_path).map_err(|_| "the bundle has no custody.jsonl")?;
+    let text =
+        std::fs::read_to_string(&custody_path).map_err(|_| "the bundle has no custody.jsonl")?;
     evidence::verify_custody(&text, &verified.manifest_digest)?;
     let mut custody = CustodyLog::resume(&text, &verified.manifest_digest)?;
     let line = custody.append(now_micros(), &actor_id(actor), "verified")?;

@@ -12,8 +12,8 @@ use std::path::PathBuf;
 
 use phivault_breach::affected::{Actor, AffectedQuery};
 use phivault_breach::incident::StepKind;
-use phivault_breach::rules::Severity;
 use phivault_breach::lockdown::Scope;
+use phivault_breach::rules::Severity;
 use phivault_server::audit::Who;
 use phivault_server::breach::contain::{self, Restored};
 use phivault_server::breach::incident as inc;
@@ -204,7 +204,15 @@ fn responder(name: Option<String>) -> Who {
     }
 }
 
-async fn open(at: &At) -> Result<(phivault_server::Config, std::sync::Arc<dyn phivault_store::Store>), Error> {
+async fn open(
+    at: &At,
+) -> Result<
+    (
+        phivault_server::Config,
+        std::sync::Arc<dyn phivault_store::Store>,
+    ),
+    Error,
+> {
     use phivault_server::config::{Config, FileConfig};
     let over = FileConfig {
         database: at.database.clone(),
@@ -219,39 +227,82 @@ async fn open(at: &At) -> Result<(phivault_server::Config, std::sync::Arc<dyn ph
 pub async fn run(cmd: IncidentCmd) -> CliResult {
     let now = jiff::Timestamp::now();
     match cmd {
-        IncidentCmd::Declare { at, severity, summary } => {
+        IncidentCmd::Declare {
+            at,
+            severity,
+            summary,
+        } => {
             let (config, store) = open(&at).await?;
             let severity: Severity = inc::parse_name(&severity)
                 .ok_or("--severity must be low, medium, high or critical")?;
-            let (i, e) = inc::declare(store.as_ref(), severity, &summary, &crate::keys::cli_who(), now).await?;
+            let (i, e) = inc::declare(
+                store.as_ref(),
+                severity,
+                &summary,
+                &crate::keys::cli_who(),
+                now,
+            )
+            .await?;
             record_events(&config, &store, vec![e]).await?;
             out::line(format_args!("declared {} ({})", i.id, i.severity.as_str()));
             out::line("deadlines: isolate within 15 min, alert compliance within 60 min");
             Ok(())
         }
-        IncidentCmd::Status { at, incident, format } => {
+        IncidentCmd::Status {
+            at,
+            incident,
+            format,
+        } => {
             let (_, store) = open(&at).await?;
             report::status(store.as_ref(), incident.as_deref(), &format, now).await
         }
-        IncidentCmd::Step { at, incident, kind, detail } => {
+        IncidentCmd::Step {
+            at,
+            incident,
+            kind,
+            detail,
+        } => {
             let (config, store) = open(&at).await?;
             let kind: StepKind = inc::parse_name(&kind).ok_or("--kind is not a step kind")?;
-            let (_, e) = inc::add_step(store.as_ref(), &incident, kind, &detail, &crate::keys::cli_who(), now).await?;
+            let (_, e) = inc::add_step(
+                store.as_ref(),
+                &incident,
+                kind,
+                &detail,
+                &crate::keys::cli_who(),
+                now,
+            )
+            .await?;
             record_events(&config, &store, vec![e]).await?;
             out::line("step recorded");
             Ok(())
         }
-        IncidentCmd::Isolate { at, scope, reason, incident } => {
+        IncidentCmd::Isolate {
+            at,
+            scope,
+            reason,
+            incident,
+        } => {
             let (config, store) = open(&at).await?;
             let scope: Scope = scope
                 .parse()
                 .map_err(|_| "--scope must be `vault`, `user:ID`, `token:ID`, `ip:CIDR` or `collection:NAME`")?;
             let reason = inc::scrub(&reason);
             let who = crate::keys::cli_who();
-            let done = contain::isolate(store.as_ref(), &scope, &reason, incident.clone(), &who, now).await?;
+            let done =
+                contain::isolate(store.as_ref(), &scope, &reason, incident.clone(), &who, now)
+                    .await?;
             let mut events = vec![done.event];
             if let Some(id) = &incident {
-                let (_, e) = inc::add_step(store.as_ref(), id, StepKind::Isolated, &done.row.id, &who, now).await?;
+                let (_, e) = inc::add_step(
+                    store.as_ref(),
+                    id,
+                    StepKind::Isolated,
+                    &done.row.id,
+                    &who,
+                    now,
+                )
+                .await?;
                 events.push(e);
             }
             record_events(&config, &store, events).await?;
@@ -261,9 +312,14 @@ pub async fn run(cmd: IncidentCmd) -> CliResult {
             ));
             Ok(())
         }
-        IncidentCmd::Restore { at, lockdown, responder: name } => {
+        IncidentCmd::Restore {
+            at,
+            lockdown,
+            responder: name,
+        } => {
             let (config, store) = open(&at).await?;
-            let two = phivault_server::breach::BreachConfig::load(&config.data_dir)?.restore_requires_two;
+            let two =
+                phivault_server::breach::BreachConfig::load(&config.data_dir)?.restore_requires_two;
             let who = responder(name);
             match contain::restore(store.as_ref(), &lockdown, &who, now, two).await? {
                 Restored::Lifted(e) => {
@@ -301,10 +357,17 @@ pub async fn run(cmd: IncidentCmd) -> CliResult {
             }
             Ok(())
         }
-        IncidentCmd::Evidence { at, incident, out: dir, since, until } => {
+        IncidentCmd::Evidence {
+            at,
+            incident,
+            out: dir,
+            since,
+            until,
+        } => {
             let ctx = crate::keys::open(&at).await?;
             let (i, _) = inc::load(ctx.store.as_ref(), &incident).await?;
-            let since = time("since", since.as_deref())?.unwrap_or(i.declared_at_micros - 86_400_000_000);
+            let since =
+                time("since", since.as_deref())?.unwrap_or(i.declared_at_micros - 86_400_000_000);
             let until = time("until", until.as_deref())?.unwrap_or(now.as_microsecond() + 1);
             let who = crate::keys::cli_who();
             let written = evidence::collect(
@@ -335,13 +398,18 @@ pub async fn run(cmd: IncidentCmd) -> CliResult {
             ));
             Ok(())
         }
-        IncidentCmd::VerifyEvidence { dir, public_key, data_dir } => {
+        IncidentCmd::VerifyEvidence {
+            dir,
+            public_key,
+            data_dir,
+        } => {
             let text = match public_key {
                 Some(k) => std::fs::read_to_string(&k).unwrap_or(k),
                 None => std::fs::read_to_string(phivault_server::audit::verifier_path(&data_dir))
                     .map_err(|_| "no --public-key and no audit key in the data directory")?,
             };
-            let key = phivault_audit::VerifierKey::parse(&text).map_err(|e| format!("--public-key: {e}"))?;
+            let key = phivault_audit::VerifierKey::parse(&text)
+                .map_err(|e| format!("--public-key: {e}"))?;
             let who = crate::keys::cli_who();
             let c = evidence::verify(&dir, &key, &who.user)?;
             // The access itself goes into the trail with the chain's new
@@ -362,7 +430,15 @@ pub async fn run(cmd: IncidentCmd) -> CliResult {
             ));
             Ok(())
         }
-        IncidentCmd::Affected { at, actor, since, until, csv, no_states, incident } => {
+        IncidentCmd::Affected {
+            at,
+            actor,
+            since,
+            until,
+            csv,
+            no_states,
+            incident,
+        } => {
             let (config, store) = open(&at).await?;
             let q = AffectedQuery {
                 actor: actor.actor()?,
@@ -380,22 +456,40 @@ pub async fn run(cmd: IncidentCmd) -> CliResult {
             if let Some(id) = incident {
                 let states = c.states.clone();
                 let kind = c.list.step_kind(|p| states.get(p).cloned());
-                let (_, e) = inc::add_step(store.as_ref(), &id, kind, "", &crate::keys::cli_who(), now).await?;
+                let (_, e) =
+                    inc::add_step(store.as_ref(), &id, kind, "", &crate::keys::cli_who(), now)
+                        .await?;
                 record_events(&config, &store, vec![e]).await?;
             }
             Ok(())
         }
-        IncidentCmd::Report { at, incident, actor, since, out: path } => {
+        IncidentCmd::Report {
+            at,
+            incident,
+            actor,
+            since,
+            out: path,
+        } => {
             let (config, store) = open(&at).await?;
             let (i, _) = inc::load(store.as_ref(), &incident).await?;
             let q = AffectedQuery {
                 actor: actor.actor()?,
-                since_micros: time("since", since.as_deref())?.unwrap_or(i.declared_at_micros - 86_400_000_000),
+                since_micros: time("since", since.as_deref())?
+                    .unwrap_or(i.declared_at_micros - 86_400_000_000),
                 until_micros: now.as_microsecond() + 1,
             };
             let c = affected::compute(&config, &store, &q, false).await?;
             let lockdowns = store.active_lockdowns().await?;
-            let text = report::risk(store.as_ref(), &i, &c, &q.actor, &lockdowns, &path, now.as_microsecond()).await?;
+            let text = report::risk(
+                store.as_ref(),
+                &i,
+                &c,
+                &q.actor,
+                &lockdowns,
+                &path,
+                now.as_microsecond(),
+            )
+            .await?;
             phivault_server::datadir::write_private(&path, text.as_bytes())?;
             out::line(format_args!("wrote {}", path.display()));
             Ok(())

@@ -82,14 +82,19 @@ pub fn print_affected(c: &Computed) {
     out::line(format_args!(
         "individuals to notify: {}; HHS notice with the individual notices (500 or more): {}; media notice (more than 500 in one state): {}",
         n.individuals,
-        if n.hhs_immediate { "required" } else { "not required" },
+        if n.hhs_immediate {
+            "required"
+        } else {
+            "not required"
+        },
         if n.media_states.is_empty() {
             "not required".to_owned()
         } else {
             format!("required in {}", n.media_states.join(", "))
         }
     ));
-    let t = |v: Option<i64>| v.map_or_else(|| "-".to_owned(), phivault_server::clock::rfc3339_micros);
+    let t =
+        |v: Option<i64>| v.map_or_else(|| "-".to_owned(), phivault_server::clock::rfc3339_micros);
     for (id, p) in &c.list.entries {
         out::line(format_args!(
             "{id}  {}  fields: {}  first {}  last {}  events {}",

@@ -483,10 +483,9 @@ struct Built {
 /// Gives each event its index from `first` on and encodes it as a frame;
 /// keeps the events when asked (for the tap).
 fn encode_batch(first: u64, groups: Vec<Vec<Event>>, keep: bool) -> (Vec<NewFrame>, Vec<Event>) {
-    let mut index = first;
     let mut frames = Vec::new();
     let mut kept = Vec::new();
-    for mut e in groups.into_iter().flatten() {
+    for (index, mut e) in (first..).zip(groups.into_iter().flatten()) {
         e.index = index;
         let bytes = e.encode();
         frames.push(NewFrame {
@@ -497,7 +496,6 @@ fn encode_batch(first: u64, groups: Vec<Vec<Event>>, keep: bool) -> (Vec<NewFram
             },
             meta: meta_of(&e),
         });
-        index += 1;
         if keep {
             kept.push(e);
         }

@@ -93,7 +93,10 @@ pub async fn isolate(
         Outcome::Success,
     );
     event.reason = Some(scope_kind(scope).to_owned());
-    event.flags = incident_id.into_iter().map(|i| format!("incident:{i}")).collect();
+    event.flags = incident_id
+        .into_iter()
+        .map(|i| format!("incident:{i}"))
+        .collect();
     event.count = Some(sessions_revoked);
     Ok(Isolated {
         row,

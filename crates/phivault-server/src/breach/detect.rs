@@ -55,7 +55,10 @@ pub async fn run(r: Responder, mut rx: mpsc::Receiver<Vec<Event>>) {
         // A clock that once ran far ahead would freeze the windows: start
         // afresh when the detector's time is ahead of the server's.
         let now = crate::clock::micros(r.clock.now());
-        if detector.now_micros().is_some_and(|t| t > now.saturating_add(AHEAD_MICROS)) {
+        if detector
+            .now_micros()
+            .is_some_and(|t| t > now.saturating_add(AHEAD_MICROS))
+        {
             tracing::warn!("detector time ran ahead of the clock; its windows start afresh");
             detector = Detector::new(r.breach.config().rules.clone());
         }
@@ -102,7 +105,12 @@ pub async fn respond(r: &Responder, f: Finding) {
         token: f.token.clone(),
         ..Who::default()
     };
-    let mut e = who.event(now, "alert_raised", format!("/v1/alerts/{}", f.rule.as_str()), Outcome::Success);
+    let mut e = who.event(
+        now,
+        "alert_raised",
+        format!("/v1/alerts/{}", f.rule.as_str()),
+        Outcome::Success,
+    );
     e.reason = Some(f.rule.as_str().to_owned());
     e.patient_id = f.patient_id.clone();
     e.flags = vec![format!("severity:{}", f.severity.as_str())];
@@ -143,7 +151,8 @@ async fn isolate_actor(r: &Responder, f: &Finding, now: jiff::Timestamp) {
     }
     let by = Who::operator(DETECTOR);
     let reason = format!("automatic: {} rule", f.rule.as_str());
-    match super::contain::isolate(r.breach.store().as_ref(), &scope, &reason, None, &by, now).await {
+    match super::contain::isolate(r.breach.store().as_ref(), &scope, &reason, None, &by, now).await
+    {
         Ok(done) => {
             if let Err(e) = r.breach.refresh().await {
                 tracing::warn!(error = %e, "lockdown stored but not yet applied here");

@@ -10,20 +10,76 @@
 //! to that person's name or any other fact about them.
 
 const FIRST: &[&str] = &[
-    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David",
-    "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah",
-    "Charles", "Karen", "Daniel", "Lisa", "Matthew", "Nancy", "Anthony", "Betty", "Mark", "Sandra",
+    "James",
+    "Mary",
+    "Robert",
+    "Patricia",
+    "John",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Barbara",
+    "Richard",
+    "Susan",
+    "Joseph",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Charles",
+    "Karen",
+    "Daniel",
+    "Lisa",
+    "Matthew",
+    "Nancy",
+    "Anthony",
+    "Betty",
+    "Mark",
+    "Sandra",
 ];
 
 const LAST: &[&str] = &[
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
-    "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor",
-    "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Clark",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Clark",
 ];
 
 const STREETS: &[&str] = &[
-    "Maple Ave", "Oak St", "Cedar Ln", "Elm St", "Pine Rd", "Washington Blvd", "Lake Dr",
-    "Hill St", "Park Ave", "Main St",
+    "Maple Ave",
+    "Oak St",
+    "Cedar Ln",
+    "Elm St",
+    "Pine Rd",
+    "Washington Blvd",
+    "Lake Dr",
+    "Hill St",
+    "Park Ave",
+    "Main St",
 ];
 
 const CITIES: &[(&str, &str, &str)] = &[
@@ -46,7 +102,9 @@ const NOTES: &[&str] = &[
 ];
 
 fn pick<'a>(list: &'a [&'a str], r: u32) -> &'a str {
-    list.get(r as usize % list.len().max(1)).copied().unwrap_or("")
+    list.get(r as usize % list.len().max(1))
+        .copied()
+        .unwrap_or("")
 }
 
 /// Randomness for one decoy (from the system generator, through uuid v4).
@@ -54,7 +112,12 @@ fn random_words() -> [u32; 8] {
     let a = uuid::Uuid::new_v4();
     let b = uuid::Uuid::new_v4();
     let mut out = [0u32; 8];
-    for (i, chunk) in a.as_bytes().chunks(4).chain(b.as_bytes().chunks(4)).enumerate() {
+    for (i, chunk) in a
+        .as_bytes()
+        .chunks(4)
+        .chain(b.as_bytes().chunks(4))
+        .enumerate()
+    {
         if let (Some(slot), Ok(bytes)) = (out.get_mut(i), <[u8; 4]>::try_from(chunk)) {
             *slot = u32::from_le_bytes(bytes);
         }

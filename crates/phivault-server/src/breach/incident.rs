@@ -37,7 +37,13 @@ pub fn actor_id(user: &str) -> String {
     let s: String = user
         .chars()
         .take(128)
-        .map(|c| if c.is_ascii_alphanumeric() || ".-_@+".contains(c) { c } else { '.' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_@+".contains(c) {
+                c
+            } else {
+                '.'
+            }
+        })
         .collect();
     if s.is_empty() { "unknown".into() } else { s }
 }
@@ -92,15 +98,24 @@ pub async fn declare(
         .collect();
     let incident = Incident::declare(&id, severity, &summary, at, &actor_id(&by.user))
         .map_err(|e| IncidentError::Invalid(e.to_string()))?;
-    store.insert_incident(row_of(&incident, "open", at)?).await?;
-    let step = incident.steps.first().cloned().ok_or(IncidentError::Damaged)?;
+    store
+        .insert_incident(row_of(&incident, "open", at)?)
+        .await?;
+    let step = incident
+        .steps
+        .first()
+        .cloned()
+        .ok_or(IncidentError::Damaged)?;
     let e = event_for(by, now, &incident.id, &step);
     Ok((incident, e))
 }
 
 /// Loads an incident.
 pub async fn load(store: &dyn Store, id: &str) -> Result<(Incident, IncidentRow), IncidentError> {
-    let row = store.get_incident(id).await?.ok_or(IncidentError::NotFound)?;
+    let row = store
+        .get_incident(id)
+        .await?
+        .ok_or(IncidentError::NotFound)?;
     let i: Incident = serde_json::from_str(&row.data).map_err(|_| IncidentError::Damaged)?;
     Ok((i, row))
 }

@@ -87,7 +87,10 @@ fn flag_of(s: &str) -> Option<Flag> {
 
 impl Breach {
     /// Loads the active lockdowns and the patient flags.
-    pub async fn open(store: Arc<dyn Store>, config: BreachConfig) -> Result<Arc<Self>, StoreError> {
+    pub async fn open(
+        store: Arc<dyn Store>,
+        config: BreachConfig,
+    ) -> Result<Arc<Self>, StoreError> {
         let b = Arc::new(Self {
             config,
             store,
@@ -238,7 +241,8 @@ pub async fn start(
     alerts: &Arc<dyn crate::access::AlertHook>,
 ) -> Result<Arc<Breach>, crate::datadir::DataDirError> {
     use crate::datadir::DataDirError;
-    let cfg = BreachConfig::load(&config.data_dir).map_err(|e| DataDirError::Config(e.to_string()))?;
+    let cfg =
+        BreachConfig::load(&config.data_dir).map_err(|e| DataDirError::Config(e.to_string()))?;
     let breach = Breach::open(Arc::clone(vault.store()), cfg).await?;
     let (data_dir, audit) = (config.data_dir.clone(), Arc::downgrade(vault.audit()));
     breach.spawn_watcher(Arc::new(move || {
@@ -259,6 +263,9 @@ pub async fn start(
         };
         tokio::spawn(detect::run(r, rx));
     }
-    tokio::spawn(webhook::run(Arc::downgrade(&breach), Arc::clone(vault.clock())));
+    tokio::spawn(webhook::run(
+        Arc::downgrade(&breach),
+        Arc::clone(vault.clock()),
+    ));
     Ok(breach)
 }

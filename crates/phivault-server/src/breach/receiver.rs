@@ -50,7 +50,10 @@ pub struct Receiver {
 
 impl Receiver {
     /// Starts on `127.0.0.1:0`, writing its certificate and key into `dir`.
-    pub async fn start(dir: &Path, secret: &[u8]) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+    pub async fn start(
+        dir: &Path,
+        secret: &[u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let g = crate::tls::generate_self_signed()?;
         let ca_file = dir.join("receiver-cert.pem");
         let key_file = dir.join("receiver-key.pem");
@@ -99,7 +102,11 @@ impl Receiver {
 
     /// Deliveries accepted so far.
     pub fn received(&self) -> Vec<Received> {
-        self.inner.received.lock().map(|r| r.clone()).unwrap_or_default()
+        self.inner
+            .received
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
     }
 
     /// Deliveries refused for a bad or missing signature.
@@ -129,7 +136,11 @@ impl Drop for Receiver {
     }
 }
 
-async fn accept(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: axum::body::Bytes) -> StatusCode {
+async fn accept(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> StatusCode {
     if inner.down.load(Ordering::SeqCst) {
         inner.down_hits.fetch_add(1, Ordering::SeqCst);
         inner.arrived.notify_waiters();
@@ -137,7 +148,13 @@ async fn accept(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: axum:
     }
     let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
     let now = jiff::Timestamp::now().as_second();
-    let ok = phivault_breach::webhook::verify(&inner.secret, header("x-phivault-signature"), &body, now, 300);
+    let ok = phivault_breach::webhook::verify(
+        &inner.secret,
+        header("x-phivault-signature"),
+        &body,
+        now,
+        300,
+    );
     if ok.is_err() {
         if let Ok(mut r) = inner.rejected.lock() {
             *r += 1;

@@ -39,7 +39,9 @@ fn clients(hooks: &[Webhook]) -> HashMap<String, (Webhook, reqwest::Client)> {
                         b = b.add_root_certificate(c);
                     }
                 }
-                _ => tracing::error!(webhook = %w.name, "webhook `ca_file` unreadable; using system roots"),
+                _ => {
+                    tracing::error!(webhook = %w.name, "webhook `ca_file` unreadable; using system roots")
+                }
             }
         }
         match b.build() {
@@ -86,7 +88,11 @@ pub async fn run(weak: std::sync::Weak<Breach>, clock: Arc<dyn Clock>) {
                 let result = deliver(hook, client, &a.id, &a.payload, clock.as_ref()).await;
                 let now = crate::clock::micros(clock.now());
                 let stored = match result {
-                    Ok(()) => breach.store().mark_alert_delivered(&a.id, now).await.map(|_| ()),
+                    Ok(()) => breach
+                        .store()
+                        .mark_alert_delivered(&a.id, now)
+                        .await
+                        .map(|_| ()),
                     Err(why) => {
                         let attempts = a.attempts.saturating_add(1);
                         let wait = i64::try_from(backoff(attempts).as_micros()).unwrap_or(i64::MAX);
@@ -127,7 +133,13 @@ async fn deliver(
         .body(body.to_owned())
         .send()
         .await
-        .map_err(|e| if e.is_timeout() { "timeout" } else { "unreachable" })?;
+        .map_err(|e| {
+            if e.is_timeout() {
+                "timeout"
+            } else {
+                "unreachable"
+            }
+        })?;
     if resp.status().is_success() {
         Ok(())
     } else if resp.status().is_server_error() {

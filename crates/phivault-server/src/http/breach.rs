@@ -9,8 +9,8 @@ use axum::extract::{ConnectInfo, Extension, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use phivault_breach::incident::StepKind;
-use phivault_breach::rules::Severity;
 use phivault_breach::lockdown::{RequestFacts, Scope};
+use phivault_breach::rules::Severity;
 use phivault_core::policy::{Action, Decision, Principal};
 use serde_json::{Value, json};
 
@@ -31,9 +31,11 @@ pub const INCIDENTS: &str = "incidents";
 fn contain_err(e: ContainError) -> ApiError {
     match e {
         ContainError::Store(e) => store_err(e),
-        ContainError::NotFound => {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no active lockdown with this id")
-        }
+        ContainError::NotFound => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no active lockdown with this id",
+        ),
         ContainError::Reason => bad("reason", "must be 1-200 printable characters"),
         ContainError::Refused(why) => ApiError::forbidden("restore_refused", &why.to_string()),
     }
@@ -42,9 +44,11 @@ fn contain_err(e: ContainError) -> ApiError {
 fn incident_err(e: IncidentError) -> ApiError {
     match e {
         IncidentError::Store(e) => store_err(e),
-        IncidentError::NotFound => {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no incident with this id")
-        }
+        IncidentError::NotFound => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no incident with this id",
+        ),
         IncidentError::Invalid(m) => ApiError::bad_request("invalid_request", m),
         IncidentError::Damaged => ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -194,7 +198,12 @@ pub async fn isolate(
     let scope: Scope = text(&mut body, "scope", true)?
         .unwrap_or_default()
         .parse()
-        .map_err(|_| bad("scope", "must be `vault`, `user:ID`, `token:ID`, `ip:CIDR` or `collection:NAME`"))?;
+        .map_err(|_| {
+            bad(
+                "scope",
+                "must be `vault`, `user:ID`, `token:ID`, `ip:CIDR` or `collection:NAME`",
+            )
+        })?;
     let reason = inc::scrub(&text(&mut body, "reason", true)?.unwrap_or_default());
     let incident_id = text(&mut body, "incident_id", false)?;
     only(&body, "scope, reason, incident_id")?;
@@ -248,7 +257,12 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     responder(&st, &p, &peer, &headers).await?;
-    let rows = st.vault.store().active_lockdowns().await.map_err(store_err)?;
+    let rows = st
+        .vault
+        .store()
+        .active_lockdowns()
+        .await
+        .map_err(store_err)?;
     let items: Vec<Value> = rows.iter().map(lockdown_json).collect();
     Ok(Json(json!({ "lockdowns": items })).into_response())
 }
@@ -294,14 +308,22 @@ pub async fn declare(
     JsonObject(mut body): JsonObject,
 ) -> Result<Response, ApiError> {
     let permit = responder(&st, &p, &peer, &headers).await?;
-    let severity: Severity = crate::breach::incident::parse_name(&text(&mut body, "severity", true)?.unwrap_or_default())
-        .ok_or_else(|| bad("severity", "must be low, medium, high or critical"))?;
+    let severity: Severity = crate::breach::incident::parse_name(
+        &text(&mut body, "severity", true)?.unwrap_or_default(),
+    )
+    .ok_or_else(|| bad("severity", "must be low, medium, high or critical"))?;
     let summary = text(&mut body, "summary", true)?.unwrap_or_default();
     only(&body, "severity, summary")?;
     let now = st.vault.clock().now();
-    let (incident, e) = inc::declare(st.vault.store().as_ref(), severity, &summary, &permit.who, now)
-        .await
-        .map_err(incident_err)?;
+    let (incident, e) = inc::declare(
+        st.vault.store().as_ref(),
+        severity,
+        &summary,
+        &permit.who,
+        now,
+    )
+    .await
+    .map_err(incident_err)?;
     st.record(e).await?;
     Ok((StatusCode::CREATED, Json(json!({"incident": incident}))).into_response())
 }
@@ -320,7 +342,10 @@ pub async fn show(
         .map_err(incident_err)?;
     let now = crate::clock::micros(st.vault.clock().now());
     let deadlines = phivault_breach::incident::deadlines(&incident, now);
-    Ok(Json(json!({"incident": incident, "status": row.status, "deadlines": deadlines})).into_response())
+    Ok(
+        Json(json!({"incident": incident, "status": row.status, "deadlines": deadlines}))
+            .into_response(),
+    )
 }
 
 /// `POST /v1/incidents/{id}/steps` `{"kind": STEP, "detail"?: TEXT}`.
@@ -333,14 +358,22 @@ pub async fn step(
     JsonObject(mut body): JsonObject,
 ) -> Result<Response, ApiError> {
     let permit = responder(&st, &p, &peer, &headers).await?;
-    let kind: StepKind = crate::breach::incident::parse_name(&text(&mut body, "kind", true)?.unwrap_or_default())
-        .ok_or_else(|| bad("kind", "is not a step kind"))?;
+    let kind: StepKind =
+        crate::breach::incident::parse_name(&text(&mut body, "kind", true)?.unwrap_or_default())
+            .ok_or_else(|| bad("kind", "is not a step kind"))?;
     let detail = text(&mut body, "detail", false)?.unwrap_or_default();
     only(&body, "kind, detail")?;
     let now = st.vault.clock().now();
-    let (incident, e) = inc::add_step(st.vault.store().as_ref(), &id, kind, &detail, &permit.who, now)
-        .await
-        .map_err(incident_err)?;
+    let (incident, e) = inc::add_step(
+        st.vault.store().as_ref(),
+        &id,
+        kind,
+        &detail,
+        &permit.who,
+        now,
+    )
+    .await
+    .map_err(incident_err)?;
     st.record(e).await?;
     Ok(Json(json!({"incident": incident})).into_response())
 }

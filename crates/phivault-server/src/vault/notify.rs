@@ -17,10 +17,10 @@ use crate::audit::Who;
 
 /// US states, DC and territories (USPS codes).
 const STATES: &[&str] = &[
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN",
-    "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH",
-    "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
-    "VT", "VA", "WA", "WV", "WI", "WY", "PR", "GU", "VI", "AS", "MP",
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
+    "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM",
+    "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA",
+    "WV", "WI", "WY", "PR", "GU", "VI", "AS", "MP",
 ];
 
 /// The USPS state code of a one-line US address ending `…, ST 12345` (or
@@ -95,8 +95,14 @@ mod tests {
 
     #[test]
     fn the_state_is_read_from_the_end_of_the_address() {
-        assert_eq!(state_of_address("12 Elm St, Springfield, IL 62704"), Some("IL"));
-        assert_eq!(state_of_address("1 Main St, Austin, tx 78701-1234"), Some("TX"));
+        assert_eq!(
+            state_of_address("12 Elm St, Springfield, IL 62704"),
+            Some("IL")
+        );
+        assert_eq!(
+            state_of_address("1 Main St, Austin, tx 78701-1234"),
+            Some("TX")
+        );
         assert_eq!(state_of_address("1 Main St, Austin TX 78701"), Some("TX"));
         assert_eq!(state_of_address("10 Downing St, London SW1A 2AA"), None);
         assert_eq!(state_of_address("1 Main St, Nowhere, ZZ 12345"), None);

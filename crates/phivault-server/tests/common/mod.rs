@@ -215,8 +215,11 @@ pub async fn spawn_app_files(
     if let Some(t) = init_at {
         phivault_server::datadir::init(&dir.path().join("data"), t).unwrap();
     } else if !files.is_empty() {
-        phivault_server::datadir::init(&dir.path().join("data"), &jiff::Timestamp::now().to_string())
-            .unwrap();
+        phivault_server::datadir::init(
+            &dir.path().join("data"),
+            &jiff::Timestamp::now().to_string(),
+        )
+        .unwrap();
     }
     for (name, text) in files {
         std::fs::write(dir.path().join("data").join(name), text).unwrap();
@@ -290,14 +293,26 @@ macro_rules! both_backends_with_files {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let app = common::spawn_app_files(common::Backend::Sqlite, Default::default(), None, &[("breach.toml", $breach)])
-                    .await
-                    .unwrap();
+                let app = common::spawn_app_files(
+                    common::Backend::Sqlite,
+                    Default::default(),
+                    None,
+                    &[("breach.toml", $breach)],
+                )
+                .await
+                .unwrap();
                 $body(app).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(app) = common::spawn_app_files(common::Backend::Postgres, Default::default(), None, &[("breach.toml", $breach)]).await {
+                if let Some(app) = common::spawn_app_files(
+                    common::Backend::Postgres,
+                    Default::default(),
+                    None,
+                    &[("breach.toml", $breach)],
+                )
+                .await
+                {
                     $body(app).await;
                 }
             }

@@ -52,7 +52,9 @@ impl AuditStore for PgStore {
         )
         .await?;
         let st = tx
-            .prepare_cached("SELECT idx, leaf, ''::bytea FROM audit_events WHERE idx >= $1 ORDER BY idx")
+            .prepare_cached(
+                "SELECT idx, leaf, ''::bytea FROM audit_events WHERE idx >= $1 ORDER BY idx",
+            )
             .await?;
         let tail: Vec<AuditFrame> = tx
             .query(&st, &[&signed(known)?])
