@@ -286,7 +286,10 @@ pub async fn run(a: DrillArgs) -> CliResult {
     })
     .await?
     .ok_or("the volume rule did not fire")?;
-    let detected = alert.get("timestamp").and_then(micros_of).ok_or("alert without a time")?;
+    let detected = alert
+        .get("timestamp")
+        .and_then(micros_of)
+        .ok_or("alert without a time")?;
     let lockdown = until(deadline, || async {
         let v = api.ok(M::GET, "/v1/lockdown", &admin, None).await?;
         Ok(v.get("lockdowns").and_then(Value::as_array).and_then(|l| {
@@ -297,7 +300,10 @@ pub async fn run(a: DrillArgs) -> CliResult {
     })
     .await?
     .ok_or("the account was not isolated")?;
-    let locked_at = lockdown.get("created_at").and_then(micros_of).ok_or("lockdown without a time")?;
+    let locked_at = lockdown
+        .get("created_at")
+        .and_then(micros_of)
+        .ok_or("lockdown without a time")?;
     let delivered = receiver.wait_for(1, deadline).await;
     let alerted = delivered.first().map(|r| r.at_wall.as_microsecond());
     // The account stays refused.

@@ -332,7 +332,8 @@ pub fn verify(dir: &Path, key: &VerifierKey, actor: &str) -> Result<Checked, Err
             .map_err(|_| format!("event line {} is unreadable", i + 1))?;
         let p: serde_json::Value =
             serde_json::from_str(p).map_err(|_| format!("proof line {} is unreadable", i + 1))?;
-        let hashes: Vec<phivault_audit::Hash> = p.get("proof")
+        let hashes: Vec<phivault_audit::Hash> = p
+            .get("proof")
             .and_then(serde_json::Value::as_array)
             .ok_or("a proof has no hashes")?
             .iter()
