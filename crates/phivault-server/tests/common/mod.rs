@@ -227,21 +227,8 @@ pub async fn spawn_app_files(
     let (database, pg) = match backend {
         Backend::Sqlite => (None, None),
         Backend::Postgres => {
-            let url = postgres_url()?;
-            let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let schema = format!("pv_t{}_{n}", std::process::id());
-            let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            tokio::spawn(conn);
-            c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                .await
-                .unwrap();
-            let sep = if url.contains('?') { '&' } else { '?' };
-            (
-                Some(format!("{url}{sep}schema={schema}")),
-                Some((url, schema)),
-            )
+            let (location, url, schema) = fresh_schema().await?;
+            (Some(location), Some((url, schema)))
         }
     };
     let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
@@ -262,6 +249,23 @@ pub async fn spawn_app_files(
         pg,
         clock,
     })
+}
+
+/// A new, empty PostgreSQL schema for one test: `(store location, base
+/// URL, schema name)`; `None` when PostgreSQL is not configured.
+pub async fn fresh_schema() -> Option<(String, String, String)> {
+    let url = postgres_url()?;
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let schema = format!("pv_t{}_{n}", std::process::id());
+    let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .await
+        .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some((format!("{url}{sep}schema={schema}"), url, schema))
 }
 
 /// Runs an async test body against SQLite and (when configured) PostgreSQL.
