@@ -431,19 +431,9 @@ async fn tampering_with_the_postgres_table_is_named_and_reads_fail_closed() {
 async fn two_writers_on_one_postgres_log_interleave_without_collisions() {
     use phivault_server::audit::{AuditLog, CheckpointPolicy};
     use std::sync::Arc;
-    let Some(url) = common::postgres_url() else {
+    let Some((location, _, _)) = common::fresh_schema().await else {
         return;
     };
-    let schema = format!("pv_two_writers_{}", std::process::id());
-    let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        .await
-        .unwrap();
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let location = format!("{url}{sep}schema={schema}");
     let (signer, pk8) = phivault_audit::Signer::generate("test.local/audit").unwrap();
     let key = signer.verifier();
     let open = || async {
