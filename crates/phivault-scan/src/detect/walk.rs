@@ -64,6 +64,31 @@ fn classify8(w: u64) -> (u64, u64, u64) {
     ((digit | alpha) & ascii, colon & ascii, at_sign & ascii)
 }
 
+/// [`classify8`] for sixteen bytes at once (lane `i` of the result is
+/// byte `i`), except that the third mask holds only `@` (`` ` `` is no
+/// candidate either way: the start table drops it). Written byte by byte
+/// with no branch so that the compiler vectorizes it: SSE2 compares all
+/// sixteen bytes at once, several times cheaper than the word arithmetic.
+#[inline(always)]
+fn classify16(c: &[u8; 16]) -> (u128, u128, u128) {
+    let mut alnum = [0u8; 16];
+    let mut colon = [0u8; 16];
+    let mut at_sign = [0u8; 16];
+    for (((&b, a), c), s) in c.iter().zip(&mut alnum).zip(&mut colon).zip(&mut at_sign) {
+        // Non-ASCII bytes are in neither range.
+        let digit = b.wrapping_sub(b'0') < 10;
+        let alpha = (b | 0x20).wrapping_sub(b'a') < 26;
+        *a = u8::from(digit | alpha) << 7;
+        *c = u8::from(b == b':') << 7;
+        *s = u8::from(b == b'@') << 7;
+    }
+    (
+        u128::from_le_bytes(alnum),
+        u128::from_le_bytes(colon),
+        u128::from_le_bytes(at_sign),
+    )
+}
+
 /// The high-bit lanes of `w` that are not ASCII digits.
 #[inline(always)]
 pub(super) fn non_digits8(w: u64) -> u64 {
@@ -125,30 +150,73 @@ impl Colons {
 /// One pass over the line for the digit-, capital- and scheme-triggered
 /// detectors.
 ///
-/// Candidate positions are found eight bytes at a time ([`classify8`]):
-/// token starts (an alphanumeric byte after a non-alphanumeric one). A
-/// table drops candidates that cannot start anything
-/// (most lowercase words); the rest not inside an earlier match go to
-/// [`candidate`].
+/// Candidate positions are found sixteen bytes at a time ([`classify16`];
+/// the last up to fifteen bytes eight at a time with [`classify8`]): token
+/// starts (an alphanumeric byte after a non-alphanumeric one) and `@`. A
+/// table drops candidates that cannot start anything (most lowercase
+/// words); the rest not inside an earlier match go to [`candidate`].
+#[inline(always)]
 pub(super) fn walk(l: &[u8], k: KindSet, out: &mut Vec<Finding>) -> Colons {
-    let n = l.len();
-    // Everything before `next` is inside a match or a skipped timestamp.
-    let mut next = 0usize;
-    let mut carry = 0u64;
-    let mut colon_carry = 0u64;
-    let mut colons = Colons {
-        double: false,
-        after_alnum: 0,
-        skips: [(0, 0); 4],
-        nskips: 0,
+    let mut w = Walk {
+        next: 0,
+        carry: 0,
+        colon_carry: 0,
+        colons: Colons {
+            double: false,
+            after_alnum: 0,
+            skips: [(0, 0); 4],
+            nskips: 0,
+        },
     };
+    let mut chunks = l.chunks_exact(16);
     let mut base = 0usize;
-    while base < n {
-        let w = word_at(l, base);
-        let (alnum8, colon, at_sign) = classify8(w);
-        let prev_alnum = (alnum8 << 8) | (carry >> 56);
+    for ch in chunks.by_ref() {
+        let (alnum, colon, at_sign) = classify16(&<[u8; 16]>::try_from(ch).unwrap_or_default());
+        let masks = [alnum as u64, colon as u64, at_sign as u64];
+        w.word(l, base, masks, k, out);
+        let masks = [
+            (alnum >> 64) as u64,
+            (colon >> 64) as u64,
+            (at_sign >> 64) as u64,
+        ];
+        w.word(l, base + 8, masks, k, out);
+        base += 16;
+    }
+    while base < l.len() {
+        let (alnum, colon, at_sign) = classify8(word_at(l, base));
+        w.word(l, base, [alnum, colon, at_sign], k, out);
+        base += 8;
+    }
+    w.colons
+}
+
+/// The walk's state between words.
+struct Walk {
+    /// Everything before `next` is inside a match or a skipped timestamp.
+    next: usize,
+    /// The previous word's alphanumeric lanes.
+    carry: u64,
+    /// The previous word's colon lanes.
+    colon_carry: u64,
+    colons: Colons,
+}
+
+impl Walk {
+    /// Takes the eight bytes at `base`, classified into lane masks
+    /// (alphanumeric, colon, `@`).
+    #[inline(always)]
+    fn word(
+        &mut self,
+        l: &[u8],
+        base: usize,
+        [alnum8, colon, at_sign]: [u64; 3],
+        k: KindSet,
+        out: &mut Vec<Finding>,
+    ) {
+        let prev_alnum = (alnum8 << 8) | (self.carry >> 56);
         if colon != 0 {
-            let mut double = colon & ((colon << 8) | (colon_carry >> 56));
+            let colons = &mut self.colons;
+            let mut double = colon & ((colon << 8) | (self.colon_carry >> 56));
             while double != 0 && !colons.double {
                 let p = base + (double.trailing_zeros() >> 3) as usize;
                 double &= double - 1;
@@ -159,33 +227,29 @@ pub(super) fn walk(l: &[u8], k: KindSet, out: &mut Vec<Finding>) -> Colons {
             let after = (colon & prev_alnum) >> 7;
             colons.after_alnum += after.wrapping_mul(lanes(1)) >> 56;
         }
-        carry = alnum8;
-        colon_carry = colon;
+        self.carry = alnum8;
+        self.colon_carry = colon;
         let mut cand = (alnum8 & !prev_alnum) | at_sign;
-        if next < base + 8 {
-            while cand != 0 {
-                let bit = cand.trailing_zeros();
-                cand &= cand - 1;
-                // `bit` is 7 + 8 * lane: the candidate byte is that lane.
-                let b = (w >> (bit & 56)) as u8;
-                if !STARTS.get(usize::from(b)).copied().unwrap_or(false) {
-                    continue;
+        if self.next >= base + 8 {
+            return;
+        }
+        while cand != 0 {
+            let bit = cand.trailing_zeros();
+            cand &= cand - 1;
+            // `bit` is 7 + 8 * lane: the candidate byte is that lane.
+            let pos = base + (bit >> 3) as usize;
+            let b = at(l, pos);
+            if !STARTS.get(usize::from(b)).copied().unwrap_or(false) || pos < self.next {
+                continue;
+            }
+            if let Some(end) = candidate(l, pos, b, self.next, k, out) {
+                if end & SKIPPED != 0 {
+                    self.colons.skip(pos, end & !SKIPPED);
                 }
-                let pos = base + (bit >> 3) as usize;
-                if pos < next {
-                    continue;
-                }
-                if let Some(end) = candidate(l, pos, b, next, k, out) {
-                    if end & SKIPPED != 0 {
-                        colons.skip(pos, end & !SKIPPED);
-                    }
-                    next = end & !SKIPPED;
-                }
+                self.next = end & !SKIPPED;
             }
         }
-        base += 8;
     }
-    colons
 }
 
 /// Set in the offset [`candidate`] returns when the span was skipped (a log
