@@ -147,19 +147,46 @@ impl std::fmt::Debug for Reporter<'_> {
     }
 }
 
+/// `"00"` to `"99"`: decimal digits two at a time.
+#[allow(clippy::indexing_slicing, reason = "const construction, i < 100")]
+static PAIRS: [[u8; 2]; 100] = {
+    let mut t = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+};
+
 /// Appends `n` in decimal.
 fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    // Filled from the end, two digits at a time.
     let mut digits = [0u8; 20];
-    let mut len = 0;
-    for d in digits.iter_mut().rev() {
-        *d = b'0' + (n % 10) as u8;
-        n /= 10;
-        len += 1;
-        if n == 0 {
-            break;
+    let mut start = digits.len();
+    while n >= 100 {
+        if let (Some(d), Some(p)) = (
+            digits.get_mut(start - 2..start),
+            PAIRS.get((n % 100) as usize),
+        ) {
+            d.copy_from_slice(p);
+        }
+        start -= 2;
+        n /= 100;
+    }
+    if let Some(p) = PAIRS.get(n as usize) {
+        if n >= 10 {
+            if let Some(d) = digits.get_mut(start - 2..start) {
+                d.copy_from_slice(p);
+            }
+            start -= 2;
+        } else if let Some(d) = digits.get_mut(start - 1) {
+            let [_, ones] = *p;
+            *d = ones;
+            start -= 1;
         }
     }
-    out.extend_from_slice(digits.get(digits.len() - len..).unwrap_or_default());
+    out.extend_from_slice(digits.get(start..).unwrap_or_default());
 }
 
 impl<'a> Reporter<'a> {

@@ -107,6 +107,13 @@ impl<'a> Engine<'a> {
             self.ordinals.clear();
         }
         let findings = std::mem::take(&mut self.findings);
+        // Columns count characters: up to the last finding, an ASCII line
+        // has one per byte (the common case). An OR over the bytes, which
+        // the compiler vectorizes (no early exit).
+        let ascii = findings
+            .last()
+            .and_then(|f| line.get(..f.start))
+            .is_some_and(|p| p.iter().fold(0u8, |a, &b| a | b) < 0x80);
         for f in &findings {
             let mut entry = None;
             if let Some(b) = baseline {
@@ -139,8 +146,13 @@ impl<'a> Engine<'a> {
                 });
             }
             let value = line.get(f.start..f.end).unwrap_or_default();
-            self.reporter
-                .finding(path, lineno, column(line, f.start), f.kind, value)?;
+            // Columns count characters: in an ASCII line, bytes.
+            let col = if ascii && f.start <= line.len() {
+                f.start + 1
+            } else {
+                column(line, f.start)
+            };
+            self.reporter.finding(path, lineno, col, f.kind, value)?;
         }
         self.findings = findings;
         Ok(())
