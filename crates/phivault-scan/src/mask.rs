@@ -3,9 +3,34 @@
 
 use crate::kind::Kind;
 
+/// Where a masked value is written: a `String`, or the UTF-8 bytes of a
+/// report line.
+pub(crate) trait MaskOut {
+    fn push_str(&mut self, s: &str);
+    fn push(&mut self, c: char);
+}
+
+impl MaskOut for String {
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s);
+    }
+    fn push(&mut self, c: char) {
+        String::push(self, c);
+    }
+}
+
+impl MaskOut for Vec<u8> {
+    fn push_str(&mut self, s: &str) {
+        self.extend_from_slice(s.as_bytes());
+    }
+    fn push(&mut self, c: char) {
+        self.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+    }
+}
+
 /// Appends `b` decoded as UTF-8, invalid sequences replaced by U+FFFD
 /// (as `String::from_utf8_lossy`, which borrows when `b` is valid).
-fn push_lossy(out: &mut String, b: &[u8]) {
+fn push_lossy(out: &mut impl MaskOut, b: &[u8]) {
     match std::str::from_utf8(b) {
         Ok(s) => out.push_str(s),
         Err(_) => out.push_str(&String::from_utf8_lossy(b)),
@@ -13,7 +38,7 @@ fn push_lossy(out: &mut String, b: &[u8]) {
 }
 
 /// Appends the last `n` ASCII digits of `v`.
-fn push_last_digits(out: &mut String, v: &[u8], n: usize) {
+fn push_last_digits(out: &mut impl MaskOut, v: &[u8], n: usize) {
     let total = v.iter().filter(|b| b.is_ascii_digit()).count();
     let skip = total.saturating_sub(n);
     for &b in v.iter().filter(|b| b.is_ascii_digit()).skip(skip) {
@@ -23,7 +48,7 @@ fn push_last_digits(out: &mut String, v: &[u8], n: usize) {
 
 /// Appends the first byte of `v` decoded alone, so U+FFFD when it is not
 /// ASCII (no single byte above 0x7f is valid UTF-8), or nothing.
-fn push_first_char(out: &mut String, v: &[u8]) {
+fn push_first_char(out: &mut impl MaskOut, v: &[u8]) {
     match v.first() {
         Some(&b) if b.is_ascii() => out.push(char::from(b)),
         Some(_) => out.push(char::REPLACEMENT_CHARACTER),
@@ -31,7 +56,7 @@ fn push_first_char(out: &mut String, v: &[u8]) {
     }
 }
 
-fn push_stars(out: &mut String, n: usize) {
+fn push_stars(out: &mut impl MaskOut, n: usize) {
     for _ in 0..n.min(12) {
         out.push('*');
     }
@@ -46,7 +71,7 @@ pub fn mask(kind: Kind, value: &[u8]) -> String {
 
 /// Appends the masked form of `value` (see [`mask`]) to `out`, without
 /// allocating when `out` has room.
-pub fn mask_into(kind: Kind, value: &[u8], out: &mut String) {
+pub(crate) fn mask_into(kind: Kind, value: &[u8], out: &mut impl MaskOut) {
     match kind {
         Kind::Ssn => {
             out.push_str("***-**-");
@@ -237,6 +262,7 @@ mod tests {
             b"x\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8\xf7\xf6\xf5\xf4\xf3",
         ];
         let mut buf = String::from("prefix ");
+        let mut bytes = b"prefix ".to_vec();
         for k in Kind::ALL {
             for v in values {
                 let want = mask_before(k, v);
@@ -244,6 +270,9 @@ mod tests {
                 buf.truncate(7);
                 mask_into(k, v, &mut buf);
                 assert_eq!(&buf[7..], want, "{k} {v:?}");
+                bytes.truncate(7);
+                mask_into(k, v, &mut bytes);
+                assert_eq!(&bytes[7..], want.as_bytes(), "{k} {v:?}");
             }
         }
     }

@@ -210,8 +210,6 @@ impl<'a> Reporter<'a> {
         kind: Kind,
         value: &[u8],
     ) -> std::io::Result<()> {
-        self.masked.clear();
-        crate::mask::mask_into(kind, value, &mut self.masked);
         match self.format {
             Format::Text => {
                 // `path:line:column kind masked`
@@ -224,7 +222,7 @@ impl<'a> Reporter<'a> {
                 b.push(b' ');
                 b.extend_from_slice(kind.as_str().as_bytes());
                 b.push(b' ');
-                b.extend_from_slice(self.masked.as_bytes());
+                crate::mask::mask_into(kind, value, b);
                 b.push(b'\n');
                 if b.len() >= FLUSH_AT {
                     self.flush_text()?;
@@ -232,6 +230,8 @@ impl<'a> Reporter<'a> {
                 Ok(())
             }
             Format::Json => {
+                self.masked.clear();
+                crate::mask::mask_into(kind, value, &mut self.masked);
                 if self.pending > 0 {
                     self.buf.push(b',');
                 }

@@ -159,7 +159,8 @@ impl Detectors {
     ) {
         out.clear();
         let k = self.kinds;
-        let colons = walk::walk(line, k, out);
+        let mut colons = walk::Colons::new();
+        walk::walk(line, k, out, &mut colons);
         if k.contains(Kind::Ipv6) && colons.may_hold_ipv6(line) {
             net::ipv6s(line, colons.skips(), out);
         }

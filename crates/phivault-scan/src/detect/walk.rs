@@ -113,6 +113,15 @@ pub(super) struct Colons {
 }
 
 impl Colons {
+    pub(super) fn new() -> Self {
+        Colons {
+            double: false,
+            after_alnum: 0,
+            skips: [(0, 0); 4],
+            nskips: 0,
+        }
+    }
+
     pub(super) fn may_hold_ipv6(&self, l: &[u8]) -> bool {
         self.double || (self.after_alnum >= 7 && net::colon_chain(l))
     }
@@ -142,17 +151,9 @@ impl Colons {
 /// and a line shorter than sixteen bytes is padded with zeros. Candidates
 /// not inside an earlier match go to [`candidate`].
 #[inline(always)]
-pub(super) fn walk(l: &[u8], k: KindSet, out: &mut Vec<Finding>) -> Colons {
+pub(super) fn walk(l: &[u8], k: KindSet, out: &mut Vec<Finding>, colons: &mut Colons) {
     let n = l.len();
-    let mut w = Walk {
-        next: 0,
-        colons: Colons {
-            double: false,
-            after_alnum: 0,
-            skips: [(0, 0); 4],
-            nskips: 0,
-        },
-    };
+    let mut w = Walk { next: 0, colons };
     let mut base = 0usize;
     while base + 16 <= n {
         let (c, p) = chunk16(l, base);
@@ -176,17 +177,16 @@ pub(super) fn walk(l: &[u8], k: KindSet, out: &mut Vec<Finding>) -> Colons {
         };
         w.chunk(l, base, masks, k, out);
     }
-    w.colons
 }
 
 /// The walk's state between chunks.
-struct Walk {
+struct Walk<'c> {
     /// Everything before `next` is inside a match or a skipped timestamp.
     next: usize,
-    colons: Colons,
+    colons: &'c mut Colons,
 }
 
-impl Walk {
+impl Walk<'_> {
     /// Takes the sixteen bytes at `base`, classified by [`classify16`].
     #[inline(always)]
     fn chunk(
@@ -198,7 +198,7 @@ impl Walk {
         out: &mut Vec<Finding>,
     ) {
         if (double | after) != 0 {
-            let colons = &mut self.colons;
+            let colons = &mut *self.colons;
             let mut double = double;
             while double != 0 && !colons.double {
                 let p = base + (double.trailing_zeros() >> 3) as usize;
