@@ -3,14 +3,17 @@
 //! Everything works on one line of bytes and returns byte spans; nothing here
 //! allocates per line (the caller owns and reuses the output vector).
 //!
-//! The engine ([`walk`]) classifies the line eight bytes at a time (SWAR
-//! over `u64`) into token starts and the bytes `(`, `+`, and only at those
-//! candidates calls the validators: digits and `(`/`+` the numeric ones,
+//! The engine ([`walk`]) classifies the line sixteen bytes at a time
+//! (vectorized by the compiler) into the token starts where something can
+//! begin, and only at those candidates calls the validators: digits and
+//! `(`/`+` the numeric ones,
 //! capitalized words the name and month-first date ones, lowercase tokens
 //! that can begin a URL scheme (`ht`, `ft`, `sf`, `ws`, `ww`) the URL one.
 //! The same walk counts colons, so hex groups and `::` are tried as IPv6 in
 //! a second pass only on lines that can hold an address; emails are tried
-//! at each `@` the walk reaches.
+//! at each `@` the walk reaches. Configured patterns run per line, or once
+//! per block of lines for the scanner when that gives the same matches
+//! ([`patterns`]).
 
 mod date;
 mod lexicon;
@@ -98,7 +101,10 @@ impl Detectors {
 
     /// Adds a caller-supplied pattern (MRN, account, licence or device serial
     /// formats are site-specific). The regex runs over every line, so anchor
-    /// it with `\b` and a literal prefix where possible.
+    /// it with `\b` and a literal prefix where possible. `^` and `$` match
+    /// at the line's ends, but a pattern holding them (or `\A`, `\z`, or
+    /// just a `^`/`$` character) makes the scanner search line by line
+    /// instead of once per block of lines, which is slower.
     pub fn with_pattern(mut self, kind: Kind, pattern: &str) -> Result<Self, PatternError> {
         let index = self.patterns.len();
         let re = regex::bytes::Regex::new(pattern).map_err(|_| PatternError { index, kind })?;

@@ -1,9 +1,11 @@
-//! The candidate pass: one walk over the line, eight bytes at a time (SWAR
-//! over `u64`), that finds the token starts where a validator may match,
-//! and gathers the colon evidence the IPv6 pass needs (so that pass runs
-//! only on the rare lines that can hold an address). A phone number that
-//! begins with `(` or `+` is tried at its first digit, which is always a
-//! token start.
+//! The candidate pass: one walk over the line, sixteen bytes at a time
+//! (a byte-wise classification the compiler turns into SSE2 compares; no
+//! `unsafe`, no intrinsics), that finds the token starts where a validator
+//! may match, and gathers the colon evidence the IPv6 pass needs (so that
+//! pass runs only on the rare lines that can hold an address). A phone
+//! number that begins with `(` or `+` is tried at its first digit, which is
+//! always a token start. The validators read eight bytes at a time with
+//! [`word_at`] (SWAR over `u64`).
 
 use super::{Finding, Hit, alnum, at, net, numeric, words};
 use crate::kind::{Kind, KindSet};
