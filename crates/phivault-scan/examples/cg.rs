@@ -3,7 +3,12 @@
 //! Run with iters 0 and 2; the difference divided by 2 × bytes is the cost
 //! per input byte (the setup cost cancels out). Modes: `detect` (built-in
 //! detectors, as the `detect_builtin` bench), `scrub`, `scan` (with two
-//! configured patterns and report formatting, as `scan_reader_with_patterns`).
+//! configured patterns and report formatting, as `scan_reader_with_patterns`),
+//! `scanwarm` (the same after one unmeasured scan, so the regex engine's
+//! lazily built caches are warm, as in criterion's repeated iterations).
+//! Output checks: `dump` (built-in findings per line) and `scandump` (whole
+//! reports of `scan_reader` over mutated lines with mixed line ends, with
+//! the bench patterns and with anchored or line-crossing ones).
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -14,6 +19,9 @@
 use std::hint::black_box;
 
 use phivault_scan::{Detectors, Kind, ScanOptions, Scrubber};
+
+#[path = "support/scandump.rs"]
+mod scandump;
 
 const CORPUS: &str = include_str!("../tests/corpus/corpus.jsonl");
 
@@ -47,15 +55,23 @@ fn main() {
         dump(&builtin, &data);
         return;
     }
+    if mode == "scandump" {
+        scandump::run(&data, &opts);
+        return;
+    }
     // Warm the lazily built word lists outside the measured iterations.
     let mut found = Vec::new();
     builtin.detect(b"Maria Garcia", &mut found);
+    if mode == "scanwarm" {
+        let mut sink = std::io::sink();
+        phivault_scan::scan_reader("bench", &data[..], &opts, &mut sink).unwrap();
+    }
     let text = std::str::from_utf8(&data).unwrap();
     let mut n = 0usize;
     for _ in 0..iters {
         match mode.as_str() {
             "scrub" => n += scrubber.scrub(text).len(),
-            "scan" => {
+            "scan" | "scanwarm" => {
                 let mut sink = std::io::sink();
                 let s = phivault_scan::scan_reader("bench", &data[..], &opts, &mut sink).unwrap();
                 n += s.findings as usize;

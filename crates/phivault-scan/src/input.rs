@@ -31,7 +31,10 @@ impl ScanError {
     pub const EXIT_CODE: i32 = 2;
 }
 
-const CHUNK: usize = 1 << 20;
+/// The read buffer's size: input is scanned a block of whole lines at a
+/// time, at most this long unless a line is longer. One buffer serves every
+/// input of a scan.
+const CHUNK: usize = 64 << 10;
 /// A line longer than this is scanned in pieces.
 const MAX_LINE: usize = 16 << 20;
 /// An input with a NUL byte in its first `SNIFF` bytes (after gzip
@@ -144,7 +147,9 @@ fn walk(engine: &mut Engine<'_>, path: &Path) -> Result<(), ScanError> {
         Ok(())
     } else {
         let f = File::open(path).map_err(read_err(path))?;
-        scan_one(engine, path, BufReader::with_capacity(CHUNK, f))
+        // The default capacity: reads of a block bypass its buffer, which
+        // only holds what the gzip test looked at.
+        scan_one(engine, path, BufReader::new(f))
     }
 }
 
@@ -178,10 +183,26 @@ fn scan_stream(
     engine: &mut Engine<'_>,
     path: &Path,
     name: &str,
-    mut r: impl Read,
+    r: impl Read,
 ) -> Result<(), ScanError> {
-    let mut buf = vec![0u8; CHUNK];
-    let mut len = fill(&mut r, &mut buf, 0, SNIFF).map_err(read_err(path))?;
+    let mut buf = std::mem::take(&mut engine.buf);
+    if buf.len() != CHUNK {
+        // New, or grown for a long line: back to the usual size.
+        buf = vec![0u8; CHUNK];
+    }
+    let res = scan_stream_with(engine, path, name, r, &mut buf);
+    engine.buf = buf;
+    res
+}
+
+fn scan_stream_with(
+    engine: &mut Engine<'_>,
+    path: &Path,
+    name: &str,
+    mut r: impl Read,
+    buf: &mut Vec<u8>,
+) -> Result<(), ScanError> {
+    let mut len = fill(&mut r, buf, 0, SNIFF).map_err(read_err(path))?;
     let head = buf.get(..len.min(SNIFF)).unwrap_or_default();
     if memchr::memchr(0, head).is_some() {
         engine.summary.skipped += 1;

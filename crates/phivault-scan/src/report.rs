@@ -109,11 +109,34 @@ impl ScanSummary {
     }
 }
 
-/// Writes findings as they come (text) or at the end (JSON).
+/// The serialized form of a [`ReportedFinding`], borrowed: the JSON report
+/// is built from these without a `String` per finding. Same fields in the
+/// same order, so the same bytes.
+#[derive(Serialize)]
+struct FindingRef<'f> {
+    path: &'f str,
+    line: u64,
+    column: usize,
+    kind: &'static str,
+    masked: &'f str,
+}
+
+/// The text report is flushed to the writer when its buffer passes this
+/// size (and after every block of lines, and before a note).
+const FLUSH_AT: usize = 64 << 10;
+
+/// Writes findings as they come (text, buffered per block of lines) or at
+/// the end (JSON, serialized as they come).
 pub(crate) struct Reporter<'a> {
     out: &'a mut dyn Write,
     format: Format,
-    pending: Vec<ReportedFinding>,
+    /// Text: report lines not yet written. JSON: the findings array's
+    /// elements so far, comma-separated.
+    buf: Vec<u8>,
+    /// The masked value being formatted.
+    masked: String,
+    /// JSON: findings in `buf`.
+    pending: usize,
 }
 
 impl std::fmt::Debug for Reporter<'_> {
@@ -124,41 +147,132 @@ impl std::fmt::Debug for Reporter<'_> {
     }
 }
 
+/// `"00"` to `"99"`: decimal digits two at a time.
+#[allow(clippy::indexing_slicing, reason = "const construction, i < 100")]
+static PAIRS: [[u8; 2]; 100] = {
+    let mut t = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+};
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    // Filled from the end, two digits at a time.
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    while n >= 100 {
+        if let (Some(d), Some(p)) = (
+            digits.get_mut(start - 2..start),
+            PAIRS.get((n % 100) as usize),
+        ) {
+            d.copy_from_slice(p);
+        }
+        start -= 2;
+        n /= 100;
+    }
+    if let Some(p) = PAIRS.get(n as usize) {
+        if n >= 10 {
+            if let Some(d) = digits.get_mut(start - 2..start) {
+                d.copy_from_slice(p);
+            }
+            start -= 2;
+        } else if let Some(d) = digits.get_mut(start - 1) {
+            let [_, ones] = *p;
+            *d = ones;
+            start -= 1;
+        }
+    }
+    out.extend_from_slice(digits.get(start..).unwrap_or_default());
+}
+
 impl<'a> Reporter<'a> {
     pub(crate) fn new(out: &'a mut dyn Write, format: Format) -> Self {
         Reporter {
             out,
             format,
-            pending: Vec::new(),
+            buf: Vec::new(),
+            masked: String::new(),
+            pending: 0,
         }
     }
 
-    pub(crate) fn finding(&mut self, f: ReportedFinding) -> std::io::Result<()> {
+    /// Reports the finding of kind `kind` whose bytes are `value` at
+    /// `path:line:column`; only its masked form is written.
+    pub(crate) fn finding(
+        &mut self,
+        path: &str,
+        line: u64,
+        column: usize,
+        kind: Kind,
+        value: &[u8],
+    ) -> std::io::Result<()> {
         match self.format {
-            Format::Text => writeln!(
-                self.out,
-                "{}:{}:{} {} {}",
-                f.path, f.line, f.column, f.kind, f.masked
-            ),
-            Format::Json => {
-                self.pending.push(f);
+            Format::Text => {
+                // `path:line:column kind masked`
+                let b = &mut self.buf;
+                b.extend_from_slice(path.as_bytes());
+                b.push(b':');
+                push_decimal(b, line);
+                b.push(b':');
+                push_decimal(b, column as u64);
+                b.push(b' ');
+                b.extend_from_slice(kind.as_str().as_bytes());
+                b.push(b' ');
+                crate::mask::mask_into(kind, value, b);
+                b.push(b'\n');
+                if b.len() >= FLUSH_AT {
+                    self.flush_text()?;
+                }
                 Ok(())
             }
+            Format::Json => {
+                self.masked.clear();
+                crate::mask::mask_into(kind, value, &mut self.masked);
+                if self.pending > 0 {
+                    self.buf.push(b',');
+                }
+                self.pending += 1;
+                let f = FindingRef {
+                    path,
+                    line,
+                    column,
+                    kind: kind.as_str(),
+                    masked: &self.masked,
+                };
+                serde_json::to_writer(&mut self.buf, &f).map_err(std::io::Error::other)
+            }
         }
+    }
+
+    /// Text: writes the buffered report lines.
+    pub(crate) fn flush_text(&mut self) -> std::io::Result<()> {
+        if self.format == Format::Text && !self.buf.is_empty() {
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
     }
 
     /// Text format: one line per unreadable or skipped input, as it
     /// happens (JSON has them in the summary).
     pub(crate) fn note(&mut self, path: &str, what: &str) -> std::io::Result<()> {
         match self.format {
-            Format::Text => writeln!(self.out, "{path}: {what}"),
+            Format::Text => {
+                self.flush_text()?;
+                writeln!(self.out, "{path}: {what}")
+            }
             Format::Json => Ok(()),
         }
     }
 
-    pub(crate) fn finish(self, summary: &ScanSummary) -> std::io::Result<()> {
+    pub(crate) fn finish(mut self, summary: &ScanSummary) -> std::io::Result<()> {
         match self.format {
             Format::Text => {
+                self.flush_text()?;
                 let kinds: Vec<String> = summary
                     .by_kind
                     .iter()
@@ -194,19 +308,51 @@ impl<'a> Reporter<'a> {
                 )?;
             }
             Format::Json => {
-                #[derive(Serialize)]
-                struct Doc<'s> {
-                    findings: &'s [ReportedFinding],
-                    summary: &'s ScanSummary,
-                }
-                let doc = Doc {
-                    findings: &self.pending,
-                    summary,
-                };
-                serde_json::to_writer(&mut *self.out, &doc).map_err(std::io::Error::other)?;
-                writeln!(self.out)?;
+                // As `{"findings": [...], "summary": {...}}` serialized in one
+                // go, with the findings already serialized.
+                self.out.write_all(b"{\"findings\":[")?;
+                self.out.write_all(&self.buf)?;
+                self.out.write_all(b"],\"summary\":")?;
+                serde_json::to_writer(&mut *self.out, summary).map_err(std::io::Error::other)?;
+                self.out.write_all(b"}\n")?;
             }
         }
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals() {
+        for n in [0, 1, 9, 10, 11, 99, 100, 101, 4_096, 1_000_000, u64::MAX] {
+            let mut b = Vec::new();
+            push_decimal(&mut b, n);
+            assert_eq!(b, n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn borrowed_findings_serialize_as_reported_findings() {
+        let owned = ReportedFinding {
+            path: "a \"b\"\\c\u{1}.log".to_owned(),
+            line: 7,
+            column: 12,
+            kind: "email",
+            masked: "j***@\u{fffd}x.org".to_owned(),
+        };
+        let borrowed = FindingRef {
+            path: &owned.path,
+            line: owned.line,
+            column: owned.column,
+            kind: owned.kind,
+            masked: &owned.masked,
+        };
+        assert_eq!(
+            serde_json::to_string(&owned).unwrap(),
+            serde_json::to_string(&borrowed).unwrap()
+        );
     }
 }

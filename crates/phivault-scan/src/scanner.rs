@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use crate::baseline::{Baseline, BaselineEntry};
-use crate::detect::{Detectors, Finding};
-use crate::mask::{column, mask};
-use crate::report::{Format, ReportedFinding, Reporter, ScanSummary};
+use crate::detect::{BlockHits, Detectors, Finding};
+use crate::mask::column;
+use crate::report::{Format, Reporter, ScanSummary};
 
 /// What to detect and how to report.
 #[derive(Debug, Default)]
@@ -26,6 +26,8 @@ pub struct ScanOptions {
 pub(crate) struct Engine<'a> {
     opts: &'a ScanOptions,
     findings: Vec<Finding>,
+    /// The configured patterns' matches in the current block.
+    hits: BlockHits,
     redacted: String,
     ordinals: Vec<(crate::Kind, usize)>,
     /// Findings per kind (index `Kind as usize`) not yet added to
@@ -33,6 +35,8 @@ pub(crate) struct Engine<'a> {
     per_kind: [u64; crate::Kind::ALL.len()],
     pub(crate) reporter: Reporter<'a>,
     pub(crate) summary: ScanSummary,
+    /// The input read buffer, reused from one input to the next.
+    pub(crate) buf: Vec<u8>,
 }
 
 impl std::fmt::Debug for Engine<'_> {
@@ -46,11 +50,13 @@ impl<'a> Engine<'a> {
         Engine {
             opts,
             findings: Vec::with_capacity(16),
+            hits: BlockHits::default(),
             redacted: String::new(),
             ordinals: Vec::new(),
             per_kind: [0; crate::Kind::ALL.len()],
             reporter: Reporter::new(out, opts.format),
             summary: ScanSummary::default(),
+            buf: Vec::new(),
         }
     }
 
@@ -65,6 +71,8 @@ impl<'a> Engine<'a> {
         let mut lineno = first_line;
         let mut start = 0;
         let n = data.len();
+        let detectors = &*self.opts.detectors;
+        detectors.find_block_patterns(data, &mut self.hits);
         while start < n {
             let end = memchr::memchr(b'\n', data.get(start..).unwrap_or_default())
                 .map_or(n, |p| start + p);
@@ -72,7 +80,7 @@ impl<'a> Engine<'a> {
             if line.last() == Some(&b'\r') {
                 line = line.get(..line.len() - 1).unwrap_or_default();
             }
-            self.opts.detectors.detect(line, &mut self.findings);
+            detectors.detect_in_block(line, start, &mut self.hits, &mut self.findings);
             if !self.findings.is_empty() {
                 self.report_line(path, lineno, line)?;
             }
@@ -88,6 +96,7 @@ impl<'a> Engine<'a> {
         let lines = lineno - first_line;
         self.summary.lines += lines;
         self.summary.bytes += n as u64;
+        self.reporter.flush_text()?;
         Ok(lines)
     }
 
@@ -98,6 +107,13 @@ impl<'a> Engine<'a> {
             self.ordinals.clear();
         }
         let findings = std::mem::take(&mut self.findings);
+        // Columns count characters: up to the last finding, an ASCII line
+        // has one per byte (the common case). An OR over the bytes, which
+        // the compiler vectorizes (no early exit).
+        let ascii = findings
+            .last()
+            .and_then(|f| line.get(..f.start))
+            .is_some_and(|p| p.iter().fold(0u8, |a, &b| a | b) < 0x80);
         for f in &findings {
             let mut entry = None;
             if let Some(b) = baseline {
@@ -130,13 +146,13 @@ impl<'a> Engine<'a> {
                 });
             }
             let value = line.get(f.start..f.end).unwrap_or_default();
-            self.reporter.finding(ReportedFinding {
-                path: path.to_owned(),
-                line: lineno,
-                column: column(line, f.start),
-                kind: f.kind.as_str(),
-                masked: mask(f.kind, value),
-            })?;
+            // Columns count characters: in an ASCII line, bytes.
+            let col = if ascii && f.start <= line.len() {
+                f.start + 1
+            } else {
+                column(line, f.start)
+            };
+            self.reporter.finding(path, lineno, col, f.kind, value)?;
         }
         self.findings = findings;
         Ok(())

@@ -3,19 +3,23 @@
 //! Everything works on one line of bytes and returns byte spans; nothing here
 //! allocates per line (the caller owns and reuses the output vector).
 //!
-//! The engine ([`walk`]) classifies the line eight bytes at a time (SWAR
-//! over `u64`) into token starts and the bytes `(`, `+`, and only at those
-//! candidates calls the validators: digits and `(`/`+` the numeric ones,
+//! The engine ([`walk`]) classifies the line sixteen bytes at a time
+//! (vectorized by the compiler) into the token starts where something can
+//! begin, and only at those candidates calls the validators: digits and
+//! `(`/`+` the numeric ones,
 //! capitalized words the name and month-first date ones, lowercase tokens
 //! that can begin a URL scheme (`ht`, `ft`, `sf`, `ws`, `ww`) the URL one.
 //! The same walk counts colons, so hex groups and `::` are tried as IPv6 in
 //! a second pass only on lines that can hold an address; emails are tried
-//! at each `@` the walk reaches.
+//! at each `@` the walk reaches. Configured patterns run per line, or once
+//! per block of lines for the scanner when that gives the same matches
+//! ([`patterns`]).
 
 mod date;
 mod lexicon;
 mod net;
 mod numeric;
+mod patterns;
 mod walk;
 mod words;
 
@@ -23,6 +27,8 @@ use std::sync::Arc;
 
 use crate::kind::{Kind, KindSet};
 use crate::known::KnownValues;
+
+pub(crate) use patterns::BlockHits;
 
 /// One detection: a kind and a byte span of the scanned line. It holds no
 /// value, so it may be printed.
@@ -52,6 +58,9 @@ pub struct Detectors {
     /// All patterns as one alternation: one search per line instead of one
     /// per pattern when nothing matches (the common case).
     any_pattern: Option<regex::bytes::Regex>,
+    /// No pattern can hold an anchor, so they may run once over a block
+    /// of lines (see [`patterns`]).
+    block_patterns: bool,
     known: Vec<Arc<KnownValues>>,
 }
 
@@ -78,6 +87,7 @@ impl Detectors {
             kinds: KindSet::all(),
             patterns: Vec::new(),
             any_pattern: None,
+            block_patterns: true,
             known: Vec::new(),
         }
     }
@@ -91,10 +101,14 @@ impl Detectors {
 
     /// Adds a caller-supplied pattern (MRN, account, licence or device serial
     /// formats are site-specific). The regex runs over every line, so anchor
-    /// it with `\b` and a literal prefix where possible.
+    /// it with `\b` and a literal prefix where possible. `^` and `$` match
+    /// at the line's ends, but a pattern holding them (or `\A`, `\z`, or
+    /// just a `^`/`$` character) makes the scanner search line by line
+    /// instead of once per block of lines, which is slower.
     pub fn with_pattern(mut self, kind: Kind, pattern: &str) -> Result<Self, PatternError> {
         let index = self.patterns.len();
         let re = regex::bytes::Regex::new(pattern).map_err(|_| PatternError { index, kind })?;
+        self.block_patterns &= patterns::anchor_free(pattern);
         self.patterns.push((kind, re));
         let joined: Vec<String> = self
             .patterns
@@ -115,12 +129,61 @@ impl Detectors {
     /// Detects identifiers in `line` (without its line terminator). `out` is
     /// cleared, then filled with non-overlapping findings sorted by start.
     pub fn detect(&self, line: &[u8], out: &mut Vec<Finding>) {
+        self.detect_with(line, out, |out| {
+            if !self.patterns.is_empty() {
+                self.line_patterns(line, out);
+            }
+        });
+    }
+
+    /// [`Self::detect`] for a line that starts at offset `at` of a block
+    /// whose pattern matches are in `hits` ([`Self::find_block_patterns`]).
+    pub(crate) fn detect_in_block(
+        &self,
+        line: &[u8],
+        at: usize,
+        hits: &mut BlockHits,
+        out: &mut Vec<Finding>,
+    ) {
+        self.detect_with(line, out, |out| {
+            if hits.active() {
+                hits.take(at, line.len(), out);
+            } else {
+                self.line_patterns(line, out);
+            }
+        });
+    }
+
+    /// The body of both; `patterns` adds the configured patterns' matches.
+    /// Inlined, so each has its own copy of the walk.
+    #[inline(always)]
+    fn detect_with(
+        &self,
+        line: &[u8],
+        out: &mut Vec<Finding>,
+        patterns: impl FnOnce(&mut Vec<Finding>),
+    ) {
         out.clear();
         let k = self.kinds;
-        let colons = walk::walk(line, k, out);
+        let mut colons = walk::Colons::new();
+        walk::walk(line, k, out, &mut colons);
         if k.contains(Kind::Ipv6) && colons.may_hold_ipv6(line) {
             net::ipv6s(line, colons.skips(), out);
         }
+        patterns(out);
+        if k.contains(Kind::Known) {
+            for known in &self.known {
+                known.find(line, out);
+            }
+        }
+        resolve_overlaps(out);
+    }
+
+    /// Adds the configured patterns' matches in `line`: pattern by pattern,
+    /// each in order of its matches (the order [`resolve_overlaps`] breaks
+    /// ties by).
+    fn line_patterns(&self, line: &[u8], out: &mut Vec<Finding>) {
+        let k = self.kinds;
         let any = self.any_pattern.as_ref().is_none_or(|re| re.is_match(line));
         for (kind, re) in self.patterns.iter().filter(|_| any) {
             if k.contains(*kind) {
@@ -135,12 +198,6 @@ impl Detectors {
                 }
             }
         }
-        if k.contains(Kind::Known) {
-            for known in &self.known {
-                known.find(line, out);
-            }
-        }
-        resolve_overlaps(out);
     }
 }
 
