@@ -357,3 +357,49 @@ async fn lockdown_scopes_and_responders() {
         .await;
     assert!(ev["events"].as_array().unwrap().len() >= 2, "{ev}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_first_approval_is_replaced_not_stuck() {
+    let app = common::spawn_app_files(
+        Backend::Sqlite,
+        Default::default(),
+        None,
+        &[("breach.toml", "restore_requires_two = true\n")],
+    )
+    .await
+    .unwrap();
+    app.put_role(json!({"role": "responder", "permissions": ["respond:incidents"]}))
+        .await;
+    app.add_user("ir", &["responder"]).await;
+    let (s, b) = app
+        .send(
+            Method::POST,
+            "/v1/lockdown",
+            Some(json!({"scope": "collection:encounters", "reason": "drill"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let lift = format!(
+        "/v1/lockdown/{}/lift",
+        b["lockdown"]["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        app.send(Method::POST, &lift, None).await.0,
+        202,
+        "first approval"
+    );
+    assert_eq!(
+        app.send(Method::POST, &lift, None).await.0,
+        403,
+        "same responder twice"
+    );
+    // The admin's approval expires; the next responder's replaces it.
+    app.clock.advance(jiff::SignedDuration::from_mins(61));
+    let ir = app.session("ir").await;
+    assert_eq!(app.send_as(&ir, Method::POST, &lift, None).await.0, 202);
+    assert_eq!(
+        app.send(Method::POST, &lift, None).await.0,
+        200,
+        "a second responder lifts it"
+    );
+}

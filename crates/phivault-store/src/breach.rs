@@ -8,6 +8,9 @@
 
 mod rows;
 
+/// How long a first restore approval stands (the domain's default).
+pub const LIFT_REQUEST_TTL_MICROS: i64 = 60 * 60 * 1_000_000;
+
 pub use rows::{AlertRow, IncidentRow, LockdownRow};
 
 use crate::StoreError;
@@ -34,6 +37,11 @@ pub trait BreachStore: Send + Sync {
     /// lockdown or it was already lifted (the first lift stands). Whether a
     /// request came first, and from someone else, is the caller's check.
     async fn lift_lockdown(&self, id: &str, by: &str, at: i64) -> Result<bool, StoreError>;
+
+    /// Replaces a restore request older than [`LIFT_REQUEST_TTL_MICROS`]
+    /// with `by`'s (a stale first approval must not block the restore
+    /// forever); false when there is none that old, or it was lifted.
+    async fn renew_lift_request(&self, id: &str, by: &str, at: i64) -> Result<bool, StoreError>;
 
     /// A counter bumped in the same transaction as every lockdown insert,
     /// lift request and lift that changed a row (a no-op leaves it alone).

@@ -14,7 +14,7 @@ pub mod sqlite;
 mod types;
 
 pub use access::AccessStore;
-pub use breach::{AlertRow, BreachStore, IncidentRow, LockdownRow};
+pub use breach::{AlertRow, BreachStore, IncidentRow, LIFT_REQUEST_TTL_MICROS, LockdownRow};
 pub use error::{ErrorKind, StoreError};
 pub use keys::{DekFilter, DekRow, DekSwap, IndexReplace, Reseal, SHREDDED_KEK_VERSION, Shredded};
 pub use types::{BreakGlassRow, IndexEntry, StoredRecord, TokenKind, TokenRow, UserRow};

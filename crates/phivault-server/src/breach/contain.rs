@@ -162,7 +162,8 @@ pub async fn restore(
     };
     let policy = RestorePolicy {
         second_responder: requires_two,
-        ..RestorePolicy::default()
+        approval_ttl_minutes: u32::try_from(phivault_store::LIFT_REQUEST_TTL_MICROS / 60_000_000)
+            .unwrap_or(60),
     };
     let resource = format!("/v1/lockdown/{id}");
     match policy.decide(&lockdown, pending.as_ref(), &request) {
@@ -170,6 +171,9 @@ pub async fn restore(
         LiftDecision::AwaitSecond => {
             if row.lift_requested_by.is_none() {
                 store.request_lift(id, &by.user, at).await?;
+            } else {
+                // The first approval expired: this one replaces it.
+                store.renew_lift_request(id, &by.user, at).await?;
             }
             let e = by.event(now, "lockdown_lift_requested", resource, Outcome::Success);
             Ok(Restored::Pending(e))

@@ -131,6 +131,17 @@ impl BreachStore for PgStore {
         .await
     }
 
+    async fn renew_lift_request(&self, id: &str, by: &str, at: i64) -> Result<bool, StoreError> {
+        self.change_lockdown(
+            "UPDATE lockdowns SET lift_requested_by = $2, lift_requested_at = $3
+             WHERE id = $1 AND lifted_at IS NULL AND lift_requested_at < $3 - 3600000000",
+            id,
+            by,
+            at,
+        )
+        .await
+    }
+
     async fn lift_lockdown(&self, id: &str, by: &str, at: i64) -> Result<bool, StoreError> {
         self.change_lockdown(
             "UPDATE lockdowns SET lifted_by = $2, lifted_at = $3 WHERE id = $1 AND lifted_at IS NULL",

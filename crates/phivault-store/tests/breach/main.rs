@@ -133,6 +133,35 @@ async fn lockdowns(s: Arc<dyn Store>) {
     }
     assert_eq!(won, 1);
     assert_eq!(s.lockdown_generation().await.unwrap(), 7);
+
+    // A request younger than the approval lifetime stands; an older one
+    // is replaced (a stale approval must not block the restore forever).
+    let first = s.get_lockdown("l3").await.unwrap().unwrap();
+    let at = first.lift_requested_at.unwrap();
+    let ttl = phivault_store::LIFT_REQUEST_TTL_MICROS;
+    assert!(
+        !s.renew_lift_request("l3", "late", at + ttl - 1)
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.lockdown_generation().await.unwrap(), 7);
+    assert!(
+        s.renew_lift_request("l3", "late", at + ttl + 1)
+            .await
+            .unwrap()
+    );
+    let got = s.get_lockdown("l3").await.unwrap().unwrap();
+    assert_eq!(
+        (got.lift_requested_by.as_deref(), got.lift_requested_at),
+        (Some("late"), Some(at + ttl + 1))
+    );
+    assert_eq!(s.lockdown_generation().await.unwrap(), 8);
+    assert!(
+        !s.renew_lift_request("l1", "late", at + 10 * ttl)
+            .await
+            .unwrap(),
+        "lifted"
+    );
 }
 
 /// Only the user's live session tokens are revoked.
