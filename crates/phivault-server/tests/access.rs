@@ -442,8 +442,7 @@ async fn break_glass(app: common::App) {
         .alerts
         .recent()
         .into_iter()
-        .filter(|a| a.kind == "break_glass_used")
-        .next_back()
+        .rfind(|a| a.kind == "break_glass_used")
         .unwrap();
     assert_eq!(
         (alert.user.as_str(), alert.patient_id.as_deref()),
