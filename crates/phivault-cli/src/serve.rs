@@ -143,7 +143,16 @@ pub async fn serve_cmd(a: ServeArgs) -> CliResult {
     let alerts: Arc<dyn phivault_server::access::AlertHook> =
         Arc::new(phivault_server::access::AlertLog::default());
     let state = AppState::new(Arc::new(vault), Arc::clone(&config), alerts).await?;
-    phivault_server::tls::serve(listener, router(state), tls, shutdown_signal()).await;
+    let header_timeout =
+        std::time::Duration::from_secs(u64::from(config.limits.header_timeout_seconds));
+    phivault_server::tls::serve(
+        listener,
+        router(state),
+        tls,
+        header_timeout,
+        shutdown_signal(),
+    )
+    .await;
     out::line("phivault stopped");
     Ok(())
 }

@@ -74,6 +74,40 @@ pub struct FileConfig {
     /// Let the server rotate the KEK itself when the current one is older
     /// than `key_rotation_days` (and rewrap in the background).
     pub auto_rotate: Option<bool>,
+    /// Requests per second per client address (default 1000; 0: off).
+    pub rate_limit_per_second: Option<u32>,
+    /// Requests a client address may send at once (default 2 × the rate).
+    pub rate_limit_burst: Option<u32>,
+    /// Failed authentications that lock out an address or a token id
+    /// (default 10; 0: never).
+    pub auth_failure_limit: Option<u32>,
+    /// The window those failures are counted in (default 300 s).
+    pub auth_failure_window_seconds: Option<u32>,
+    /// How long a lockout lasts (default 900 s).
+    pub auth_lockout_seconds: Option<u32>,
+    /// Time to receive a request's headers (default 10 s; slowloris).
+    pub header_timeout_seconds: Option<u32>,
+    /// Time to receive a request's body (default 30 s).
+    pub body_timeout_seconds: Option<u32>,
+}
+
+/// Abuse limits: rate limit, authentication lockout, slow clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AbuseLimits {
+    /// Requests per second per client address (0: off).
+    pub rate_per_second: u32,
+    /// Burst above the rate.
+    pub burst: u32,
+    /// Failures that lock out (0: never).
+    pub auth_failures: u32,
+    /// Window for counting failures, seconds.
+    pub auth_window_seconds: u32,
+    /// Lockout length, seconds.
+    pub lockout_seconds: u32,
+    /// Header read timeout, seconds.
+    pub header_timeout_seconds: u32,
+    /// Body read timeout, seconds.
+    pub body_timeout_seconds: u32,
 }
 
 /// Where the key-encryption keys live.
@@ -147,6 +181,9 @@ pub enum ConfigError {
     /// A provider setting is missing or given for another provider.
     #[error("`{0}` {1}")]
     ProviderSetting(&'static str, &'static str),
+    /// A setting is out of range.
+    #[error("`{0}` {1}")]
+    OutOfRange(&'static str, &'static str),
 }
 
 /// The resolved configuration the server runs with.
@@ -192,6 +229,52 @@ pub struct Config {
     pub key_rotation_days: u32,
     /// Rotate automatically when the current KEK is older than the period.
     pub auto_rotate: bool,
+    /// Rate limit, lockout and timeouts.
+    pub limits: AbuseLimits,
+}
+
+fn abuse_limits(over: &FileConfig, file: &FileConfig) -> Result<AbuseLimits, ConfigError> {
+    let pick = |a: Option<u32>, b: Option<u32>, d: u32| a.or(b).unwrap_or(d);
+    let rate = pick(over.rate_limit_per_second, file.rate_limit_per_second, 1000);
+    let at_least_one = |name: &'static str, v: u32| {
+        if v == 0 {
+            Err(ConfigError::OutOfRange(name, "must be at least 1"))
+        } else {
+            Ok(v)
+        }
+    };
+    Ok(AbuseLimits {
+        rate_per_second: rate,
+        burst: at_least_one(
+            "rate_limit_burst",
+            pick(
+                over.rate_limit_burst,
+                file.rate_limit_burst,
+                rate.saturating_mul(2).max(1),
+            ),
+        )?,
+        auth_failures: pick(over.auth_failure_limit, file.auth_failure_limit, 10),
+        auth_window_seconds: at_least_one(
+            "auth_failure_window_seconds",
+            pick(
+                over.auth_failure_window_seconds,
+                file.auth_failure_window_seconds,
+                300,
+            ),
+        )?,
+        lockout_seconds: at_least_one(
+            "auth_lockout_seconds",
+            pick(over.auth_lockout_seconds, file.auth_lockout_seconds, 900),
+        )?,
+        header_timeout_seconds: at_least_one(
+            "header_timeout_seconds",
+            pick(over.header_timeout_seconds, file.header_timeout_seconds, 10),
+        )?,
+        body_timeout_seconds: at_least_one(
+            "body_timeout_seconds",
+            pick(over.body_timeout_seconds, file.body_timeout_seconds, 30),
+        )?,
+    })
 }
 
 /// The default listen address.
@@ -220,6 +303,7 @@ impl Config {
         file: FileConfig,
     ) -> Result<Self, ConfigError> {
         let key_provider = key_provider(&over, &file)?;
+        let limits = abuse_limits(&over, &file)?;
         let default_listen: SocketAddr =
             DEFAULT_LISTEN.parse().map_err(|_| ConfigError::TlsPair)?;
         let listen = over.listen.or(file.listen).unwrap_or(default_listen);
@@ -312,6 +396,7 @@ impl Config {
             ));
         }
         Ok(Self {
+            limits,
             key_provider,
             key_rotation_days,
             auto_rotate: over.auto_rotate.or(file.auto_rotate).unwrap_or(false),

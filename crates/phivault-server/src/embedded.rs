@@ -110,9 +110,17 @@ pub async fn start_with(
     .await?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state.clone());
-    let task = tokio::spawn(crate::tls::serve(listener, app, Some(tls), async {
-        let _ = stopped.await;
-    }));
+    let header_timeout =
+        std::time::Duration::from_secs(u64::from(state.config.limits.header_timeout_seconds));
+    let task = tokio::spawn(crate::tls::serve(
+        listener,
+        app,
+        Some(tls),
+        header_timeout,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     Ok(Running {
         addr,
         admin_token,

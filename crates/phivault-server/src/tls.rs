@@ -91,6 +91,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     tls: Option<Arc<rustls::ServerConfig>>,
+    header_timeout: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) {
     let acceptor = tls.map(TlsAcceptor::from);
@@ -121,9 +122,9 @@ pub async fn serve(
                     else {
                         return;
                     };
-                    serve_conn(TokioIo::new(stream), app, peer, stop).await;
+                    serve_conn(TokioIo::new(stream), app, peer, stop, header_timeout).await;
                 }
-                None => serve_conn(TokioIo::new(tcp), app, peer, stop).await,
+                None => serve_conn(TokioIo::new(tcp), app, peer, stop, header_timeout).await,
             }
         });
     }
@@ -143,6 +144,7 @@ async fn serve_conn<I>(
     app: Router,
     peer: SocketAddr,
     mut stop: tokio::sync::watch::Receiver<bool>,
+    header_timeout: Duration,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -155,7 +157,7 @@ async fn serve_conn<I>(
     let svc = TowerToHyperService::new(svc);
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(10))
+        .header_read_timeout(header_timeout)
         .serve_connection(io, svc)
         // WebSocket signalling (telehealth) needs the connection handed over after 101.
         .with_upgrades();

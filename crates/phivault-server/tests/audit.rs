@@ -243,6 +243,9 @@ fn frames(bytes: &[u8]) -> Vec<(usize, usize)> {
     let mut off = 0;
     while off + 52 <= bytes.len() {
         let len = u32::from_le_bytes(bytes[off..off + 4].try_into().unwrap()) as usize;
+        if len == 0 {
+            break; // preallocated zeros follow the frames
+        }
         out.push((off, 52 + len));
         off += 52 + len;
     }

@@ -23,7 +23,7 @@ fn frame(i: u64) -> NewFrame {
     NewFrame {
         frame: AuditFrame {
             index: i,
-            leaf: [i as u8; 32],
+            leaf: phivault_audit::merkle::leaf_hash(&event),
             event,
         },
         meta: AuditMeta {
@@ -109,12 +109,26 @@ async fn segment_store_conformance_rollover_and_torn_tail() {
         .filter(|p| p.extension().is_some_and(|x| x == "seg"))
         .max()
         .unwrap();
+    // The segment is preallocated: zeros follow the last frame.
     let mut bytes = std::fs::read(&last).unwrap();
-    bytes.extend_from_slice(&[9, 0, 0, 0, 1, 2, 3]);
-    std::fs::write(&last, &bytes).unwrap();
+    let end = frames_end(&bytes);
+    assert!(bytes.len() > end && bytes[end..].iter().all(|b| *b == 0));
+    // A torn frame: its header reached the disk, its event only in part
+    // (the leaf hash no longer matches), then stray bytes.
+    let mut torn = bytes[..end].to_vec();
+    let len = u32::from_le_bytes(torn[..4].try_into().unwrap()) as usize;
+    let mut piece = torn[..52 + len].to_vec();
+    piece[4..12].copy_from_slice(&700u64.to_le_bytes());
+    let tail_at = piece.len() - 5;
+    piece[tail_at..].fill(0);
+    torn.extend_from_slice(&piece);
+    torn.extend_from_slice(&[0; 40]);
+    torn.extend_from_slice(&[9, 0, 0, 0, 1, 2, 3]);
+    std::fs::write(&last, &torn).unwrap();
+    bytes = torn;
     // Read-only opens leave it alone.
     let ro = SegmentStore::open(dir.path(), false).unwrap();
-    assert_eq!(ro.count().await.unwrap(), 700);
+    assert!(ro.count().await.unwrap() >= 700);
     assert_eq!(std::fs::read(&last).unwrap().len(), bytes.len());
     let s = SegmentStore::open_with(dir.path(), true, 8 * 1024).unwrap();
     assert_eq!(s.count().await.unwrap(), 700);
@@ -125,14 +139,17 @@ async fn segment_store_conformance_rollover_and_torn_tail() {
         busy.to_string().contains("another phivault process"),
         "{busy}"
     );
-    assert_eq!(std::fs::read(&last).unwrap().len(), bytes.len() - 7);
+    // The file is cut after the last whole frame; the cut bytes are kept.
+    assert_eq!(std::fs::read(&last).unwrap().len(), end);
+    let kept = std::fs::read(dir.path().join("tail-700.bin")).unwrap();
+    assert_eq!(kept, bytes[end..].to_vec());
     s.append(vec![frame(700)]).await.unwrap();
     let again = SegmentStore::open(dir.path(), false).unwrap();
     assert_eq!(again.read(699, 5).await.unwrap().len(), 2);
     // Damage in the middle of the log is reported with its position.
     let first = dir.path().join(format!("{:020}.seg", 0));
     let mut b = std::fs::read(&first).unwrap();
-    b.truncate(b.len() - 3);
+    b.truncate(frames_end(&b) - 3);
     std::fs::write(&first, &b).unwrap();
     let err = SegmentStore::open(dir.path(), false).unwrap_err();
     assert!(err.to_string().contains("damaged at position"), "{err}");
@@ -199,4 +216,17 @@ async fn postgres_audit_conformance_and_append_only() {
         ))
         .await
         .unwrap();
+}
+
+/// Where the frames of a segment end (zeros or the file end follow).
+fn frames_end(bytes: &[u8]) -> usize {
+    let mut off = 0;
+    while off + 52 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[off..off + 4].try_into().unwrap()) as usize;
+        if len == 0 || off + 52 + len > bytes.len() {
+            break;
+        }
+        off += 52 + len;
+    }
+    off
 }

@@ -44,6 +44,7 @@ impl AlertLog {
 
 impl AlertHook for AlertLog {
     fn raise(&self, alert: Alert) {
+        crate::metrics::count_alert(alert.kind);
         tracing::warn!(
             kind = alert.kind,
             user = %alert.user,

@@ -200,13 +200,16 @@ impl AuditLog {
 
     /// Appends events; returns the first one's index once all are durable.
     pub async fn append(&self, events: Vec<Event>) -> Result<u64, AuditError> {
+        let started = Instant::now();
         let (reply, wait) = oneshot::channel();
-        self.tx
-            .send(Msg::Append(events, reply))
-            .await
-            .map_err(|_| AuditError::Unavailable("audit writer stopped".into()))?;
-        wait.await
-            .map_err(|_| AuditError::Unavailable("audit writer stopped".into()))?
+        let r = match self.tx.send(Msg::Append(events, reply)).await {
+            Ok(()) => wait
+                .await
+                .unwrap_or_else(|_| Err(AuditError::Unavailable("audit writer stopped".into()))),
+            Err(_) => Err(AuditError::Unavailable("audit writer stopped".into())),
+        };
+        crate::metrics::observe_audit_append(started.elapsed(), r.is_ok());
+        r
     }
 
     /// Signs a checkpoint of the current size if events arrived since the

@@ -74,9 +74,15 @@ impl Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(crate::tls::serve(listener, app, Some(tls), async {
-            let _ = stopped.await;
-        }));
+        tokio::spawn(crate::tls::serve(
+            listener,
+            app,
+            Some(tls),
+            std::time::Duration::from_secs(10),
+            async {
+                let _ = stopped.await;
+            },
+        ));
         Ok(Self {
             addr,
             ca_file,

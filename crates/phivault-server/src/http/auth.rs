@@ -12,6 +12,7 @@ use phivault_core::token::PresentedToken;
 
 use phivault_store::TokenKind;
 
+use super::limits::FailKey;
 use super::{ApiError, AppState};
 use crate::clock::micros;
 
@@ -22,30 +23,36 @@ pub async fn authenticate(
     next: Next,
 ) -> Result<Response, ApiError> {
     let text = bearer(req.headers()).ok_or_else(ApiError::unauthorized)?;
-    let presented = PresentedToken::parse(text.trim()).map_err(|_| ApiError::unauthorized())?;
-    let (row, user) = state
+    let parsed = PresentedToken::parse(text.trim());
+    let keys = fail_keys(&state, &req, parsed.as_ref().ok().map(|p| p.id()));
+    let now = micros(state.vault.clock().now());
+    if let Some((_, wait)) = state.limits.locked(&keys, now) {
+        return Err(Locked(wait).into());
+    }
+    let Ok(presented) = parsed else {
+        let events = failure_events(&state, &req, &keys, None, "malformed_token");
+        return Err(refuse(&state, events).await);
+    };
+    let found = state
         .vault
         .store()
         .token_and_user(presented.id())
         .await
-        .map_err(|e| ApiError::from(crate::vault::VaultError::Store(e)))?
-        .ok_or_else(ApiError::unauthorized)?;
+        .map_err(|e| ApiError::from(crate::vault::VaultError::Store(e)))?;
+    let Some((row, user)) = found else {
+        let events = failure_events(&state, &req, &keys, None, "unknown_token");
+        return Err(refuse(&state, events).await);
+    };
     if row.disabled || !presented.matches(&row.hash) {
         let reason = if row.disabled {
             "token_disabled"
         } else {
             "bad_secret"
         };
-        let e = auth_event_of(
-            &state,
-            &req,
-            &row.principal,
-            "authentication_failed",
-            reason,
-        );
-        record_quiet(&state, e).await;
-        return Err(ApiError::unauthorized());
+        let events = failure_events(&state, &req, &keys, Some(&row.principal), reason);
+        return Err(refuse(&state, events).await);
     }
+    state.limits.succeeded(&keys, now);
     let store_err = |e| ApiError::from(crate::vault::VaultError::Store(e));
     let kind = row.kind;
     if row.admin {
@@ -62,17 +69,9 @@ pub async fn authenticate(
         return Ok(next.run(req).await);
     }
     let Some(user) = user.filter(|u| !u.disabled) else {
-        let e = auth_event_of(
-            &state,
-            &req,
-            &row.principal,
-            "authentication_failed",
-            "user_disabled",
-        );
-        record_quiet(&state, e).await;
-        return Err(ApiError::unauthorized());
+        let events = failure_events(&state, &req, &keys, Some(&row.principal), "user_disabled");
+        return Err(refuse(&state, events).await);
     };
-    let now = micros(state.vault.clock().now());
     match kind {
         TokenKind::Session => {
             let idle = state.config.session_idle.as_micros();
@@ -133,6 +132,83 @@ fn bearer(h: &axum::http::HeaderMap) -> Option<String> {
 }
 
 const TOUCH_EVERY_MICROS: i64 = 30_000_000;
+
+/// 429 while a lockout lasts; the seconds left go in `Retry-After`.
+struct Locked(u64);
+
+impl From<Locked> for ApiError {
+    fn from(l: Locked) -> Self {
+        let mut e = ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "auth_locked_out",
+            "too many failed authentications; retry later",
+        );
+        e.retry_after = Some(l.0);
+        e
+    }
+}
+
+/// What failures are counted against: the client address and, when the
+/// token parses, its id.
+fn fail_keys(state: &AppState, req: &Request, token_id: Option<&str>) -> Vec<FailKey> {
+    let mut keys = Vec::with_capacity(2);
+    if let Some(peer) = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
+        let ip = super::client_ip(peer, req.headers(), &state.config.trusted_proxies);
+        keys.push(FailKey::Addr(ip));
+    }
+    if let Some(id) = token_id {
+        keys.push(FailKey::Token(id.to_owned()));
+    }
+    keys
+}
+
+/// Counts a failed authentication and starts a lockout when one is due;
+/// returns the events to record (the failure, for a known principal, and
+/// each lockout started). Synchronous: the request is not held across an
+/// await.
+fn failure_events(
+    state: &AppState,
+    req: &Request,
+    keys: &[FailKey],
+    principal: Option<&str>,
+    reason: &'static str,
+) -> Vec<phivault_audit::Event> {
+    crate::metrics::count_auth_failure(reason);
+    let mut events = Vec::new();
+    if let Some(p) = principal {
+        events.extend(auth_event_of(
+            state,
+            req,
+            p,
+            "authentication_failed",
+            reason,
+        ));
+    }
+    let now = micros(state.vault.clock().now());
+    for k in state.limits.failed(keys, now) {
+        crate::metrics::count_lockout(k.kind());
+        tracing::warn!(locked = k.kind(), "authentication lockout started");
+        events.extend(auth_event_of(
+            state,
+            req,
+            principal.unwrap_or("anonymous"),
+            "authentication_locked_out",
+            k.kind(),
+        ));
+    }
+    events
+}
+
+/// Records the events of a refused authentication and answers 401.
+async fn refuse(state: &AppState, events: Vec<phivault_audit::Event>) -> ApiError {
+    for e in events {
+        record_quiet(state, Some(e)).await;
+    }
+    ApiError::unauthorized()
+}
 
 /// Records a refused authentication of a known token's user (best effort:
 /// the request is refused either way).

@@ -22,6 +22,8 @@ pub struct ApiError {
     pub message: String,
     /// Internal detail for the server log (no PHI), for 5xx only.
     pub detail: Option<String>,
+    /// Seconds for a `Retry-After` header (429, 503).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -32,6 +34,7 @@ impl ApiError {
             code,
             message: message.into(),
             detail: None,
+            retry_after: None,
         }
     }
 

@@ -11,6 +11,7 @@ mod breach;
 mod error;
 mod export;
 mod keys;
+pub mod limits;
 mod records;
 mod request;
 pub mod telehealth;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub telehealth: Arc<crate::telehealth::Registry>,
     /// Lockdowns, patient flags, detection and alert delivery.
     pub breach: Arc<crate::breach::Breach>,
+    /// Rate limit and authentication lockouts.
+    pub limits: Arc<limits::Limits>,
 }
 
 /// What a request addresses, for the decision.
@@ -137,7 +140,11 @@ impl AppState {
             roles.put(role);
         }
         let breach = crate::breach::start(&vault, &config, &alerts).await?;
+        let limits = Arc::new(limits::Limits::new(limits::LimitSettings::from(
+            config.limits,
+        )));
         Ok(Self {
+            limits,
             vault,
             config,
             roles,
@@ -663,6 +670,10 @@ pub fn router(state: AppState) -> Router {
                 "method not allowed on this route",
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::guard,
+        ))
         .layer(axum::middleware::from_fn(request::around))
         .with_state(state)
 }

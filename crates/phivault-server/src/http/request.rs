@@ -40,6 +40,9 @@ pub async fn around(mut req: Request, next: Next) -> Response {
         .unwrap_or_else(|| "unmatched".into());
     let mut res = next.run(req).await;
     if let Some(err) = res.extensions_mut().remove::<ApiError>() {
+        if err.status == axum::http::StatusCode::FORBIDDEN {
+            crate::metrics::count_denial(err.code);
+        }
         if err.status.is_server_error() {
             tracing::error!(request_id = %id, code = err.code, detail = err.detail.as_deref().unwrap_or(""), "request failed");
         }
@@ -47,6 +50,11 @@ pub async fn around(mut req: Request, next: Next) -> Response {
             "error": { "code": err.code, "message": err.message, "request_id": id }
         });
         res = (err.status, axum::Json(body)).into_response();
+        if let Some(secs) = err.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
     } else if res.status().is_client_error()
         && res
             .headers()
@@ -83,12 +91,14 @@ pub async fn around(mut req: Request, next: Next) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
+    let took = started.elapsed();
+    crate::metrics::observe_request(&route, method.as_str(), res.status().as_u16(), took);
     tracing::info!(
         request_id = %id,
         method = %method,
         route = %route,
         status = res.status().as_u16(),
-        micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
         "request"
     );
     res

@@ -2,28 +2,34 @@
 //!
 //! `audit/<first position>.seg` files of frames
 //! `len u32 | index u64 | at i64 | leaf [32] | event [len]` (little endian),
-//! rolled at [`SEGMENT_BYTES`]. A batch is written with one `write` and made
-//! durable with one `fdatasync` before `append` returns (group commit: the
-//! caller batches). A frame cut short by a crash at the end of the last
-//! segment was never acknowledged and is cut off on the next writable open.
+//! rolled at [`SEGMENT_BYTES`] (`frame.rs`). A batch is written with one
+//! positioned `write` into space preallocated with zeros and made durable
+//! with one `fdatasync` before `append` returns (group commit: the caller
+//! batches). A frame cut short by a crash at the end of the last segment was
+//! never acknowledged and is cut off on the next writable open (`tail.rs`).
 //! Checkpoints go to `checkpoints.log` (`len u32 | note`), outbox cursors to
 //! one small file per sink, replaced atomically.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+
+mod frame;
+mod tail;
+
+use frame::{HEADER, Header, read_frame};
+use phivault_audit::merkle::leaf_hash;
 
 use super::{AuditFrame, AuditMeta, AuditQuery, AuditStore, NewFrame};
 use crate::{ErrorKind, StoreError};
 
 /// A segment is closed once it passes this size.
 pub const SEGMENT_BYTES: u64 = 64 << 20;
-const HEADER: usize = 4 + 8 + 8 + 32;
 /// Every `SPARSE`-th frame's location is kept in memory.
 const SPARSE: u64 = 256;
-const MAX_EVENT: u32 = 1 << 20;
 
 fn io(what: &str) -> impl Fn(std::io::Error) -> StoreError + '_ {
     move |e| {
@@ -50,7 +56,10 @@ struct Inner {
     sparse: Vec<(usize, u64)>,
     len: u64,
     current: Option<File>,
+    /// End of the written frames in the current segment.
     current_size: u64,
+    /// The current segment's length on disk (zeros after `current_size`).
+    allocated: u64,
     writable: bool,
     segment_bytes: u64,
 }
@@ -110,49 +119,6 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(io("sync directory"))
 }
 
-struct Header {
-    len: u32,
-    index: u64,
-    at: i64,
-    leaf: [u8; 32],
-}
-
-fn parse_header(b: &[u8; HEADER]) -> Header {
-    let (len, rest) = b.split_first_chunk::<4>().unwrap_or((&[0; 4], &[]));
-    let (index, rest) = rest.split_first_chunk::<8>().unwrap_or((&[0; 8], &[]));
-    let (at, rest) = rest.split_first_chunk::<8>().unwrap_or((&[0; 8], &[]));
-    let leaf = rest.first_chunk::<32>().copied().unwrap_or([0; 32]);
-    Header {
-        len: u32::from_le_bytes(*len),
-        index: u64::from_le_bytes(*index),
-        at: i64::from_le_bytes(*at),
-        leaf,
-    }
-}
-
-/// Reads one frame; `Ok(None)` at a clean end of file, `Err(())` when the
-/// file ends inside a frame.
-fn read_frame(r: &mut impl Read) -> Result<Option<(Header, Vec<u8>)>, ()> {
-    let mut h = [0u8; HEADER];
-    let mut got = 0;
-    while got < HEADER {
-        match r.read(h.get_mut(got..).ok_or(())?) {
-            Ok(0) if got == 0 => return Ok(None),
-            Ok(0) => return Err(()),
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return Err(()),
-        }
-    }
-    let head = parse_header(&h);
-    if head.len > MAX_EVENT {
-        return Err(());
-    }
-    let mut event = vec![0u8; head.len as usize];
-    r.read_exact(&mut event).map_err(|_| ())?;
-    Ok(Some((head, event)))
-}
-
 impl SegmentStore {
     /// Opens (and with `writable`, creates) the log in `dir`. A writable open
     /// cuts off a torn frame at the end of the last segment.
@@ -194,6 +160,7 @@ impl SegmentStore {
             len: 0,
             current: None,
             current_size: 0,
+            allocated: 0,
             writable,
             segment_bytes,
         };
@@ -227,40 +194,39 @@ impl Inner {
             if first != self.len {
                 return Err(corrupt(self.len));
             }
+            let last = si + 1 == count;
+            // Only the writer recovers a torn tail, so only it checks the
+            // last segment's leaves (readers report what is stored).
+            let check = last && self.writable;
             let file = File::open(&path).map_err(io("open segment"))?;
             let mut r = BufReader::with_capacity(1 << 16, file);
             let mut offset = 0u64;
             loop {
-                match read_frame(&mut r) {
-                    Ok(Some((h, _))) => {
+                let whole = match read_frame(&mut r) {
+                    Ok(Some((h, event))) => (!check
+                        || (h.index == self.len && h.leaf == leaf_hash(&event)))
+                    .then_some(h),
+                    Ok(None) => break,
+                    Err(()) => None,
+                };
+                match whole {
+                    Some(h) => {
                         if self.len.is_multiple_of(SPARSE) {
                             self.sparse.push((si, offset));
                         }
                         offset += (HEADER as u64) + u64::from(h.len);
                         self.len += 1;
                     }
-                    Ok(None) => break,
-                    Err(()) if si + 1 == count => {
-                        // A torn tail: never acknowledged.
-                        if self.writable {
-                            let f = OpenOptions::new()
-                                .write(true)
-                                .open(&path)
-                                .map_err(io("open segment"))?;
-                            f.set_len(offset).map_err(io("truncate torn tail"))?;
-                            f.sync_all().map_err(io("sync"))?;
-                            tracing::warn!(
-                                position = self.len,
-                                "audit: cut a torn frame at the end of the log"
-                            );
-                        }
-                        break;
-                    }
-                    Err(()) => return Err(corrupt(self.len)),
+                    // A torn tail: never acknowledged (cut below when writable).
+                    None if last => break,
+                    None => return Err(corrupt(self.len)),
                 }
             }
-            if si + 1 == count {
+            if last {
                 self.current_size = offset;
+                if self.writable {
+                    self.allocated = tail::settle(&self.dir, &path, offset, self.len)?;
+                }
             }
         }
         Ok(())
@@ -270,18 +236,19 @@ impl Inner {
         let roll = self.segments.is_empty() || self.current_size >= self.segment_bytes;
         if roll {
             let path = self.dir.join(format!("{:020}.seg", self.len));
-            let f = open_append(&path)?;
+            let f = tail::open_rw(&path)?;
             sync_dir(&self.dir)?;
             self.segments.push((self.len, path));
             self.current = Some(f);
             self.current_size = 0;
+            self.allocated = 0;
         } else if self.current.is_none() {
             let path = self
                 .segments
                 .last()
                 .map(|s| s.1.clone())
                 .ok_or_else(|| corrupt(self.len))?;
-            self.current = Some(open_append(&path)?);
+            self.current = Some(tail::open_rw(&path)?);
         }
         Ok(())
     }
@@ -293,35 +260,29 @@ impl Inner {
                 "audit log opened read-only",
             ));
         }
-        let mut buf = Vec::with_capacity(frames.iter().map(|f| HEADER + f.frame.event.len()).sum());
-        let mut sizes = Vec::with_capacity(frames.len());
-        for f in &frames {
-            let len = u32::try_from(f.frame.event.len())
-                .ok()
-                .filter(|l| *l <= MAX_EVENT)
-                .ok_or_else(|| StoreError::new(ErrorKind::Conflict, "audit event too large"))?;
-            buf.extend_from_slice(&len.to_le_bytes());
-            buf.extend_from_slice(&f.frame.index.to_le_bytes());
-            buf.extend_from_slice(&f.meta.at.to_le_bytes());
-            buf.extend_from_slice(&f.frame.leaf);
-            buf.extend_from_slice(&f.frame.event);
-            sizes.push((HEADER as u64) + u64::from(len));
-        }
+        let (mut buf, sizes) = frame::encode(&frames)?;
         self.writer()?;
         let start = self.current_size;
+        let data = buf.len() as u64;
+        let pad = tail::padding(start, data, self.allocated, self.segment_bytes);
+        buf.resize(buf.len() + pad as usize, 0);
         let file = self
             .current
             .as_mut()
             .ok_or_else(|| StoreError::new(ErrorKind::Unavailable, "audit segment not open"))?;
-        let written = file.write_all(&buf).and_then(|()| file.sync_data());
+        let written = file
+            .write_all_at(&buf, start)
+            .and_then(|()| file.sync_data());
         if let Err(e) = written {
             // Leave nothing of the batch behind; if even that fails, stop
             // writing until a restart re-reads the file.
+            self.allocated = start;
             if file.set_len(start).and_then(|()| file.sync_data()).is_err() {
                 self.writable = false;
             }
             return Err(io("write")(e));
         }
+        self.allocated = self.allocated.max(start + data + pad);
         let seg = self.segments.len().saturating_sub(1);
         let mut off = start;
         for s in sizes {
