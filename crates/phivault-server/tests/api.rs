@@ -317,7 +317,15 @@ both_backends!(errors, bad_input);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_but_health_requires_a_valid_token() {
-    let app = common::spawn_app(common::Backend::Sqlite).await.unwrap();
+    // Every refusal here comes from one address: no lockout for this test
+    // (tests/abuse.rs covers it).
+    let over = phivault_server::config::FileConfig {
+        auth_failure_limit: Some(0),
+        ..Default::default()
+    };
+    let app = common::spawn_app_with(common::Backend::Sqlite, over)
+        .await
+        .unwrap();
     let wrong = phivault_core::token::issue().unwrap();
     let mut checked = 0;
     for spec in phivault_server::http::ROUTES {
