@@ -40,9 +40,15 @@ fuzz_target!(|data: &[u8]| {
     rx.add_key(9, BASE_KEY).expect("valid key");
     let mut sealed = Vec::new();
     tx.seal(b"meta", frame, &mut sealed).expect("seal");
-    assert_eq!(rx.open(b"meta", &sealed, &mut out).map(|o| o.kid), Ok(tx.kid()));
+    assert_eq!(
+        rx.open(b"meta", &sealed, &mut out).map(|o| o.kid),
+        Ok(tx.kid())
+    );
     assert_eq!(out, frame);
-    assert_eq!(rx.open(b"meta", &sealed, &mut out), Err(OpenError::Replayed));
+    assert_eq!(
+        rx.open(b"meta", &sealed, &mut out),
+        Err(OpenError::Replayed)
+    );
     // A fresh counter, then a flipped byte: refused without moving the window.
     tx.seal(b"meta", frame, &mut sealed).expect("seal");
     let i = frame.first().map_or(0, |b| usize::from(*b)) % sealed.len();
