@@ -87,7 +87,11 @@ fn later(days: i64) -> String {
 
 /// A certificate for localhost issued by a fresh test CA, valid from
 /// `from` to `until`; returns (cert, key, CA cert) paths.
-fn ca_issued(dir: &Path, from: jiff::Timestamp, until: jiff::Timestamp) -> (PathBuf, PathBuf, String) {
+fn ca_issued(
+    dir: &Path,
+    from: jiff::Timestamp,
+    until: jiff::Timestamp,
+) -> (PathBuf, PathBuf, String) {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
     let day = |t: jiff::Timestamp| {
         let d = jiff::tz::TimeZone::UTC.to_datetime(t).date();
@@ -103,7 +107,8 @@ fn ca_issued(dir: &Path, from: jiff::Timestamp, until: jiff::Timestamp) -> (Path
     let key = KeyPair::generate().unwrap();
     let mut leaf =
         CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-    leaf.distinguished_name.push(DnType::CommonName, "localhost");
+    leaf.distinguished_name
+        .push(DnType::CommonName, "localhost");
     leaf.not_before = day(from);
     leaf.not_after = day(until);
     let cert = leaf.signed_by(&key, &issuer).unwrap();
@@ -120,7 +125,11 @@ fn days_from_now(d: i64) -> jiff::Timestamp {
 }
 
 fn tls_config(c: &Path, k: &Path) -> String {
-    format!("tls_cert = {:?}\ntls_key = {:?}\n", c.display().to_string(), k.display().to_string())
+    format!(
+        "tls_cert = {:?}\ntls_key = {:?}\n",
+        c.display().to_string(),
+        k.display().to_string()
+    )
 }
 
 async fn post(srv: &Server, token: &str, path: &str, body: Value) -> Value {
@@ -212,7 +221,12 @@ async fn production_install_passes() {
         "audit.streaming",
         "config.weakening_settings",
     ] {
-        assert_eq!(finding(&r, id)["status"], "pass", "{id}: {:#}", finding(&r, id));
+        assert_eq!(
+            finding(&r, id)["status"],
+            "pass",
+            "{id}: {:#}",
+            finding(&r, id)
+        );
     }
     // The HTML report of the same install has no fail badge; keep it (and
     // look at it) with PHIVAULT_COMPLIANCE_REPORT_DIR=DIR.
@@ -226,7 +240,10 @@ async fn production_install_passes() {
         std::fs::write(Path::new(&dir).join("production.txt"), text(&t)).unwrap();
     }
     // Each finding carries its paragraph and, where one applies, the pitfall.
-    assert_eq!(finding(&r, "access.wildcard_phi")["safeguard"], "164.312(a)(1)");
+    assert_eq!(
+        finding(&r, "access.wildcard_phi")["safeguard"],
+        "164.312(a)(1)"
+    );
     assert_eq!(
         finding(&r, "access.wildcard_phi")["pitfall"],
         "overpermissioned_accounts"
@@ -240,14 +257,56 @@ async fn zero_config_install_warns_and_fails_naming_why() {
     let v = Vault::init(Backend::Sqlite).await.unwrap();
     let (ok, out) = check(&v, &[]);
     assert!(!ok);
-    assert_line(&out, "FAIL", "keys.keyring_protected", "164.312(a)(2)(iv)", "not passphrase-protected");
+    assert_line(
+        &out,
+        "FAIL",
+        "keys.keyring_protected",
+        "164.312(a)(2)(iv)",
+        "not passphrase-protected",
+    );
     assert!(out.contains("pitfall: Keys stored with PHI"), "{out}");
-    assert_line(&out, "WARN", "transmission.certificate_issuer", "164.312(e)(2)(i)", "self-signed");
-    assert_line(&out, "WARN", "audit.streaming", "164.312(b)", "not streamed off-host");
-    assert_line(&out, "WARN", "audit.verify", "164.312(b)", "nothing has been recorded");
-    assert_line(&out, "WARN", "access.unique_users", "164.312(a)(2)(i)", "no named users");
-    assert_line(&out, "WARN", "access.break_glass", "164.312(a)(2)(ii)", "no role may request");
-    assert_line(&out, "PASS", "access.automatic_logoff", "164.312(a)(2)(iii)", "15 idle minutes");
+    assert_line(
+        &out,
+        "WARN",
+        "transmission.certificate_issuer",
+        "164.312(e)(2)(i)",
+        "self-signed",
+    );
+    assert_line(
+        &out,
+        "WARN",
+        "audit.streaming",
+        "164.312(b)",
+        "not streamed off-host",
+    );
+    assert_line(
+        &out,
+        "WARN",
+        "audit.verify",
+        "164.312(b)",
+        "nothing has been recorded",
+    );
+    assert_line(
+        &out,
+        "WARN",
+        "access.unique_users",
+        "164.312(a)(2)(i)",
+        "no named users",
+    );
+    assert_line(
+        &out,
+        "WARN",
+        "access.break_glass",
+        "164.312(a)(2)(ii)",
+        "no role may request",
+    );
+    assert_line(
+        &out,
+        "PASS",
+        "access.automatic_logoff",
+        "164.312(a)(2)(iii)",
+        "15 idle minutes",
+    );
     assert!(out.contains("safeguard check(s) failed"), "{out}");
 }
 
@@ -258,7 +317,13 @@ async fn long_idle_timeout_fails_automatic_logoff() {
     config(&v, "session_idle_minutes = 30\n");
     let (ok, out) = check(&v, &[]);
     assert!(!ok);
-    assert_line(&out, "FAIL", "access.automatic_logoff", "164.312(a)(2)(iii)", "30 idle minutes");
+    assert_line(
+        &out,
+        "FAIL",
+        "access.automatic_logoff",
+        "164.312(a)(2)(iii)",
+        "30 idle minutes",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,7 +331,13 @@ async fn long_session_lifetime_warns() {
     let v = Vault::init(Backend::Sqlite).await.unwrap();
     config(&v, "session_lifetime_minutes = 1440\n");
     let (_, out) = check(&v, &[]);
-    assert_line(&out, "WARN", "auth.session_lifetime", "164.312(d)", "1440 minutes");
+    assert_line(
+        &out,
+        "WARN",
+        "auth.session_lifetime",
+        "164.312(d)",
+        "1440 minutes",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -276,8 +347,20 @@ async fn insecure_http_fails_transmission_and_settings() {
     config(&v, "insecure_http = true\n");
     let (ok, out) = check(&v, &[]);
     assert!(!ok);
-    assert_line(&out, "FAIL", "transmission.tls", "164.312(e)(1)", "plain HTTP");
-    assert_line(&out, "FAIL", "config.weakening_settings", "164.312(a)(1)", "insecure_http");
+    assert_line(
+        &out,
+        "FAIL",
+        "transmission.tls",
+        "164.312(e)(1)",
+        "plain HTTP",
+    );
+    assert_line(
+        &out,
+        "FAIL",
+        "config.weakening_settings",
+        "164.312(a)(1)",
+        "insecure_http",
+    );
     assert!(out.contains("pitfall: The \"Temporary\" Backdoor"), "{out}");
 }
 
@@ -288,7 +371,13 @@ async fn catch_all_trusted_proxy_fails() {
     config(&v, "trusted_proxies = [\"10.0.0.0/8\", \"0.0.0.0/0\"]\n");
     let (ok, out) = check(&v, &[]);
     assert!(!ok);
-    assert_line(&out, "FAIL", "config.weakening_settings", "164.312(a)(1)", "`0.0.0.0/0`");
+    assert_line(
+        &out,
+        "FAIL",
+        "config.weakening_settings",
+        "164.312(a)(1)",
+        "`0.0.0.0/0`",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,7 +385,13 @@ async fn metrics_listener_off_host_warns() {
     let v = Vault::init(Backend::Sqlite).await.unwrap();
     config(&v, "metrics_listen = \"0.0.0.0:9464\"\n");
     let (_, out) = check(&v, &[]);
-    assert_line(&out, "WARN", "transmission.metrics_listener", "164.312(e)(1)", "0.0.0.0:9464");
+    assert_line(
+        &out,
+        "WARN",
+        "transmission.metrics_listener",
+        "164.312(e)(1)",
+        "0.0.0.0:9464",
+    );
 }
 
 /// Expired, not yet valid (as of `--at`), expiring within 30 days.
@@ -309,14 +404,32 @@ async fn certificate_validity_is_checked() {
     config(&v, &tls_config(&c, &k));
     let (ok, out) = check(&v, &[]);
     assert!(!ok);
-    assert_line(&out, "FAIL", "transmission.certificate", "164.312(e)(2)(ii)", "expired on");
+    assert_line(
+        &out,
+        "FAIL",
+        "transmission.certificate",
+        "164.312(e)(2)(ii)",
+        "expired on",
+    );
     let (c, k, _) = ca_issued(pki.path(), days_from_now(-1), days_from_now(10));
     config(&v, &tls_config(&c, &k));
     let (_, out) = check(&v, &[]);
-    assert_line(&out, "WARN", "transmission.certificate", "164.312(e)(2)(ii)", "expires in");
+    assert_line(
+        &out,
+        "WARN",
+        "transmission.certificate",
+        "164.312(e)(2)(ii)",
+        "expires in",
+    );
     let (ok, out) = check(&v, &["--at", "2001-01-01T00:00:00Z"]);
     assert!(!ok);
-    assert_line(&out, "FAIL", "transmission.certificate", "164.312(e)(2)(ii)", "not valid before");
+    assert_line(
+        &out,
+        "FAIL",
+        "transmission.certificate",
+        "164.312(e)(2)(ii)",
+        "not valid before",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -330,7 +443,13 @@ async fn certificate_with_another_key_fails() {
     config(&v, &tls_config(&c, &k));
     let (ok, out) = check(&v, &[]);
     assert!(!ok);
-    assert_line(&out, "FAIL", "transmission.certificate", "164.312(e)(2)(ii)", "do not form a TLS configuration");
+    assert_line(
+        &out,
+        "FAIL",
+        "transmission.certificate",
+        "164.312(e)(2)(ii)",
+        "do not form a TLS configuration",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,9 +466,18 @@ async fn weak_certificate_fails_outdated_encryption() {
     );
     let (ok, out) = check(&v, &[]);
     assert!(!ok);
-    assert_line(&out, "FAIL", "transmission.certificate_strength", "164.312(e)(2)(ii)", "1024-bit RSA");
+    assert_line(
+        &out,
+        "FAIL",
+        "transmission.certificate_strength",
+        "164.312(e)(2)(ii)",
+        "1024-bit RSA",
+    );
     assert!(out.contains("SHA-1"), "{out}");
-    assert!(out.contains("pitfall: Outdated Encryption Practices"), "{out}");
+    assert!(
+        out.contains("pitfall: Outdated Encryption Practices"),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -359,7 +487,13 @@ async fn missing_certificate_fails() {
     std::fs::remove_file(v.data_dir().join("tls/cert.pem")).unwrap();
     let (ok, out) = check(&v, &[]);
     assert!(!ok);
-    assert_line(&out, "FAIL", "transmission.certificate", "164.312(e)(2)(ii)", "missing or not a PEM");
+    assert_line(
+        &out,
+        "FAIL",
+        "transmission.certificate",
+        "164.312(e)(2)(ii)",
+        "missing or not a PEM",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -368,9 +502,21 @@ async fn old_kek_fails_rotation() {
     protect(&v);
     let (ok, out) = check(&v, &["--at", &later(100)]);
     assert!(!ok);
-    assert_line(&out, "FAIL", "keys.kek_age", "164.312(a)(2)(iv)", "100 days old; the rotation period is 90");
+    assert_line(
+        &out,
+        "FAIL",
+        "keys.kek_age",
+        "164.312(a)(2)(iv)",
+        "100 days old; the rotation period is 90",
+    );
     let (_, out) = check(&v, &["--at", &later(80)]);
-    assert_line(&out, "WARN", "keys.kek_age", "164.312(a)(2)(iv)", "near the rotation period");
+    assert_line(
+        &out,
+        "WARN",
+        "keys.kek_age",
+        "164.312(a)(2)(iv)",
+        "near the rotation period",
+    );
 }
 
 /// `keys/` moved beside the database (a symlink keeps the path working).
@@ -383,7 +529,13 @@ async fn keys_beside_the_database_fail_separation() {
     std::os::unix::fs::symlink(d.join("db-keys"), d.join("keys")).unwrap();
     let (ok, out) = check(&v, &[]);
     assert!(!ok);
-    assert_line(&out, "FAIL", "keys.separation", "164.312(a)(2)(iv)", "beside the SQLite PHI database");
+    assert_line(
+        &out,
+        "FAIL",
+        "keys.separation",
+        "164.312(a)(2)(iv)",
+        "beside the SQLite PHI database",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -397,7 +549,13 @@ async fn wildcard_phi_role_fails() {
     );
     let (ok, out) = check(&v, &[]);
     assert!(!ok);
-    assert_line(&out, "FAIL", "access.wildcard_phi", "164.312(a)(1)", "role `ops` grants `view:*`");
+    assert_line(
+        &out,
+        "FAIL",
+        "access.wildcard_phi",
+        "164.312(a)(1)",
+        "role `ops` grants `view:*`",
+    );
     assert!(out.contains("pitfall: Overpermissioned Accounts"), "{out}");
 }
 
@@ -420,7 +578,13 @@ async fn swapped_keyring_fails_envelope_check() {
     std::fs::copy(other.data_dir().join("keys/keyring.json"), &keys).unwrap();
     let (ok, out) = check(&v, &[]);
     assert!(!ok);
-    assert_line(&out, "FAIL", "keys.envelope", "164.312(c)(2)", "1 of 1 sampled data keys do not open");
+    assert_line(
+        &out,
+        "FAIL",
+        "keys.envelope",
+        "164.312(c)(2)",
+        "1 of 1 sampled data keys do not open",
+    );
 }
 
 /// One byte of a stored event changed: the check fails naming its index.
@@ -460,7 +624,13 @@ async fn tampered_audit_segment_fails_naming_the_index() {
     std::fs::write(&seg, bytes).unwrap();
     let (ok, out) = check(&v, &[]);
     assert!(!ok);
-    assert_line(&out, "FAIL", "audit.verify", "164.312(b)", &format!("first bad index {index}:"));
+    assert_line(
+        &out,
+        "FAIL",
+        "audit.verify",
+        "164.312(b)",
+        &format!("first bad index {index}:"),
+    );
 }
 
 /// Events after the newest checkpoint stay unsigned once the server is
@@ -469,7 +639,10 @@ async fn tampered_audit_segment_fails_naming_the_index() {
 async fn stale_checkpoint_warns_then_fails() {
     let v = Vault::init(Backend::Sqlite).await.unwrap();
     protect(&v);
-    config(&v, "audit_checkpoint_seconds = 3600\naudit_checkpoint_events = 1000000\n");
+    config(
+        &v,
+        "audit_checkpoint_seconds = 3600\naudit_checkpoint_events = 1000000\n",
+    );
     let mut srv = v.serve_env(&ENV);
     post(
         &srv,
@@ -480,16 +653,34 @@ async fn stale_checkpoint_warns_then_fails() {
     .await;
     srv.kill9();
     let (_, out) = check(&v, &[]);
-    assert_line(&out, "PASS", "audit.checkpoint_fresh", "164.312(c)(1)", "unsigned");
+    assert_line(
+        &out,
+        "PASS",
+        "audit.checkpoint_fresh",
+        "164.312(c)(1)",
+        "unsigned",
+    );
     let in_3h = jiff::Timestamp::now()
         .checked_add(jiff::SignedDuration::from_hours(3))
         .unwrap()
         .to_string();
     let (_, out) = check(&v, &["--at", &in_3h]);
-    assert_line(&out, "WARN", "audit.checkpoint_fresh", "164.312(c)(1)", "are unsigned");
+    assert_line(
+        &out,
+        "WARN",
+        "audit.checkpoint_fresh",
+        "164.312(c)(1)",
+        "are unsigned",
+    );
     let (ok, out) = check(&v, &["--at", &later(2)]);
     assert!(!ok);
-    assert_line(&out, "FAIL", "audit.checkpoint_fresh", "164.312(c)(1)", "are unsigned");
+    assert_line(
+        &out,
+        "FAIL",
+        "audit.checkpoint_fresh",
+        "164.312(c)(1)",
+        "are unsigned",
+    );
 }
 
 /// A broker that never acknowledges: the lag is named per sink.
@@ -539,7 +730,13 @@ async fn outbox_left_undrained_warns() {
         .unwrap()
         .to_string();
     let (_, out) = check(&v, &["--at", &in_10m]);
-    assert_line(&out, "WARN", "audit.outbox_pending", "164.312(b)", "wait in audit-outbox/");
+    assert_line(
+        &out,
+        "WARN",
+        "audit.outbox_pending",
+        "164.312(b)",
+        "wait in audit-outbox/",
+    );
 }
 
 /// The built-in admin token reading and writing records.
@@ -556,8 +753,17 @@ async fn admin_token_used_for_phi_warns() {
     .await;
     drop(srv);
     let (_, out) = check(&v, &[]);
-    assert_line(&out, "WARN", "auth.admin_token", "164.312(d)", "used for 1 PHI accesses");
-    assert!(!out.contains("Pat Example") && !out.contains("1980-01-02"), "{out}");
+    assert_line(
+        &out,
+        "WARN",
+        "auth.admin_token",
+        "164.312(d)",
+        "used for 1 PHI accesses",
+    );
+    assert!(
+        !out.contains("Pat Example") && !out.contains("1980-01-02"),
+        "{out}"
+    );
 }
 
 /// Every user holds the break-glass role, and nobody used what they hold.
@@ -581,7 +787,13 @@ async fn break_glass_for_everyone_and_unused_permissions_warn() {
     }
     drop(srv);
     let (_, out) = check(&v, &[]);
-    assert_line(&out, "WARN", "access.break_glass", "164.312(a)(2)(ii)", "4 of 4 users hold a break-glass role (`er`)");
+    assert_line(
+        &out,
+        "WARN",
+        "access.break_glass",
+        "164.312(a)(2)(ii)",
+        "4 of 4 users hold a break-glass role (`er`)",
+    );
     assert_line(
         &out,
         "WARN",
@@ -606,8 +818,17 @@ async fn phi_in_log_files_fails() {
     .unwrap();
     let (ok, out) = check(&v, &[]);
     assert!(!ok);
-    assert_line(&out, "FAIL", "logs.no_phi", "164.312(a)(2)(iv)", "possible PHI values in clear");
-    assert!(out.contains("pitfall: PHI in log files \"just for debugging\""), "{out}");
+    assert_line(
+        &out,
+        "FAIL",
+        "logs.no_phi",
+        "164.312(a)(2)(iv)",
+        "possible PHI values in clear",
+    );
+    assert!(
+        out.contains("pitfall: PHI in log files \"just for debugging\""),
+        "{out}"
+    );
     for leaked in common::CANARY_STRINGS {
         assert!(!out.contains(leaked), "the report repeats `{leaked}`");
     }
@@ -617,7 +838,13 @@ async fn phi_in_log_files_fails() {
     )
     .unwrap();
     let (_, out) = check(&v, &[]);
-    assert_line(&out, "WARN", "logs.no_phi", "164.312(a)(2)(iv)", "`[REDACTED:…]`");
+    assert_line(
+        &out,
+        "WARN",
+        "logs.no_phi",
+        "164.312(a)(2)(iv)",
+        "`[REDACTED:…]`",
+    );
 }
 
 /// The HTML report: self-contained, grouped by paragraph with badges, and
@@ -637,12 +864,20 @@ async fn html_report_is_self_contained_and_escaped() {
     }
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
     assert!(html.contains("<table>") && html.contains("</table>"));
-    for p in ["164.312(a)(1)", "164.312(a)(2)(iii)", "164.312(b)", "164.312(e)(2)(ii)"] {
+    for p in [
+        "164.312(a)(1)",
+        "164.312(a)(2)(iii)",
+        "164.312(b)",
+        "164.312(e)(2)(ii)",
+    ] {
         assert!(html.contains(&format!("§{p} ")), "no group for {p}");
     }
     assert!(html.contains("<span class=\"badge fail\">FAIL</span>"));
     assert!(html.contains("<code>transmission.certificate</code>"));
-    assert!(html.contains("/nonexistent/&lt;b&gt;&amp;&#39;cert&quot;.pem"), "{html}");
+    assert!(
+        html.contains("/nonexistent/&lt;b&gt;&amp;&#39;cert&quot;.pem"),
+        "{html}"
+    );
     assert!(!html.contains("<b>&'cert"), "unescaped path");
     assert!(!html.contains("<script") && !html.contains("src=") && !html.contains("href="));
     assert!(!html.contains("http://") && !html.contains("https://"));

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use phivault_audit::{Event, Outcome};
 use phivault_core::policy::Role;
 use phivault_core::schema::Schema;
-use phivault_store::audit::AuditStore;
 use phivault_store::UserRow;
+use phivault_store::audit::AuditStore;
 
 use super::{Finding, Install, Pitfall, Safeguard, Status};
 use crate::access::RoleBook;
@@ -34,7 +34,11 @@ pub(super) async fn check(i: &Install<'_>, audit: Option<&Arc<dyn AuditStore>>) 
     let roles = match roles(i).await {
         Ok(r) => r,
         Err(e) => {
-            out.push(Finding::unknown("access.roles", Safeguard::AccessControl, e));
+            out.push(Finding::unknown(
+                "access.roles",
+                Safeguard::AccessControl,
+                e,
+            ));
             return out;
         }
     };
@@ -126,7 +130,10 @@ fn unique_users(users: &[UserRow]) -> Finding {
     Finding::pass(
         ID,
         Safeguard::UniqueUser,
-        format!("{} enabled named users; every event records the user", users.len()),
+        format!(
+            "{} enabled named users; every event records the user",
+            users.len()
+        ),
     )
 }
 
@@ -206,7 +213,11 @@ fn break_glass(i: &Install<'_>, roles: &RoleBook, users: &[UserRow]) -> Finding 
             "mark an emergency role `\"break_glass\": true` and give it to a few on-call clinicians",
         );
     }
-    let names = bg.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+    let names = bg
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let holders = users
         .iter()
         .filter(|u| u.roles.iter().any(|r| bg.contains(r)))
@@ -237,14 +248,25 @@ fn break_glass(i: &Install<'_>, roles: &RoleBook, users: &[UserRow]) -> Finding 
         ID,
         S,
         format!(
-            "break-glass roles {names} held by {holders} users; grants last {minutes} minutes and every grant and use is alerted"
+            "break-glass roles {names} held by {}; grants last {minutes} minutes and every grant and use is alerted",
+            n_users(holders)
         ),
     )
 }
 
+fn n_users(n: usize) -> String {
+    if n == 1 {
+        "1 user".to_owned()
+    } else {
+        format!("{n} users")
+    }
+}
+
 fn since(i: &Install<'_>) -> i64 {
     i.now
-        .checked_sub(jiff::SignedDuration::from_hours(24 * i64::from(i.review_days)))
+        .checked_sub(jiff::SignedDuration::from_hours(
+            24 * i64::from(i.review_days),
+        ))
         .map_or(0, |t| t.as_microsecond())
 }
 
@@ -266,12 +288,13 @@ async fn unused(i: &Install<'_>, audit: &Arc<dyn AuditStore>, roles: &RoleBook) 
     }
     let mut per: BTreeMap<(String, String), usize> = BTreeMap::new();
     for h in &held {
-        *per.entry((h.role.clone(), h.permission.clone())).or_default() += 1;
+        *per.entry((h.role.clone(), h.permission.clone()))
+            .or_default() += 1;
     }
     let mut named: Vec<String> = per
         .iter()
         .take(NAMED)
-        .map(|((role, perm), n)| format!("role `{role}`: `{perm}` ({n} users)"))
+        .map(|((role, perm), n)| format!("role `{role}`: `{perm}` ({})", n_users(*n)))
         .collect();
     if per.len() > NAMED {
         named.push(format!("and {} more", per.len() - NAMED));

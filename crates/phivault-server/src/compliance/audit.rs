@@ -30,6 +30,7 @@ pub(super) async fn check(
                 "no audit trail yet: the server has not run on this install",
                 "start the server once; every PHI access is then recorded",
             ));
+            out.push(no_events_to_sign());
             out.push(streaming_configured(i));
             out.push(outbox_pending(i));
             return out;
@@ -48,7 +49,13 @@ pub(super) async fn check(
     };
     let (verify, fresh) = verify_and_fresh(i, audit).await;
     out.push(verify);
-    out.extend(fresh);
+    out.push(fresh.unwrap_or_else(|| {
+        Finding::unknown(
+            FRESH_ID,
+            Safeguard::Integrity,
+            "the trail does not verify (see audit.verify)",
+        )
+    }));
     out.push(streaming(i, audit).await);
     out.push(outbox_pending(i));
     out
@@ -99,7 +106,9 @@ async fn verify_and_fresh(
                 ID,
                 S,
                 Status::Fail,
-                format!("the trail has {count} events but its verifier key `audit-key/verifier.txt` is missing or damaged"),
+                format!(
+                    "the trail has {count} events but its verifier key `audit-key/verifier.txt` is missing or damaged"
+                ),
                 "restore audit-key/ from backup; run `phivault audit verify --public-key K`",
             )
         };
@@ -129,7 +138,7 @@ async fn verify_and_fresh(
             "the audit trail is empty: nothing has been recorded on this install yet",
             "start the server; every PHI access and security action is then recorded",
         );
-        return (empty, None);
+        return (empty, Some(no_events_to_sign()));
     }
     let verified = Finding::pass(
         ID,
@@ -139,11 +148,24 @@ async fn verify_and_fresh(
             v.events, v.checkpoints
         ),
     );
-    (verified, Some(fresh(i, audit, v.events, v.signed_size).await))
+    (
+        verified,
+        Some(fresh(i, audit, v.events, v.signed_size).await),
+    )
+}
+
+const FRESH_ID: &str = "audit.checkpoint_fresh";
+
+fn no_events_to_sign() -> Finding {
+    Finding::pass(
+        FRESH_ID,
+        Safeguard::Integrity,
+        "no events to sign yet; the server signs a checkpoint within audit_checkpoint_seconds of each event",
+    )
 }
 
 async fn fresh(i: &Install<'_>, audit: &Arc<dyn AuditStore>, events: u64, signed: u64) -> Finding {
-    const ID: &str = "audit.checkpoint_fresh";
+    const ID: &str = FRESH_ID;
     const S: Safeguard = Safeguard::Integrity;
     if events <= signed {
         return Finding::pass(

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{Report, Safeguard, Status};
+use super::{Pitfall, Report, Safeguard, Status};
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(s: &str) -> String {
@@ -53,6 +53,23 @@ footer{margin-top:26px;font-size:13px;color:#5a6172}
 @media print{body{background:#fff}main{padding:0}tr{page-break-inside:avoid}}
 "#;
 
+/// Escapes `s` and shows its `backticked` names as code.
+fn prose(s: &str) -> String {
+    let escaped = escape(s);
+    if escaped.matches('`').count() % 2 != 0 {
+        return escaped;
+    }
+    let mut out = String::with_capacity(escaped.len() + 32);
+    for (n, part) in escaped.split('`').enumerate() {
+        if n % 2 == 1 {
+            let _ = write!(out, "<code>{part}</code>");
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
 fn badge(s: Status) -> String {
     let class = match s {
         Status::Pass => "pass",
@@ -88,24 +105,62 @@ pub fn render(r: &Report) -> String {
     h.push_str("</dl>\n");
     let c = r.summary;
     let (class, verdict) = if c.fail > 0 {
-        ("fail", format!("Not met: {} safeguard check(s) fail. Exit status 1.", c.fail))
+        (
+            "fail",
+            format!(
+                "Not met: {} safeguard check(s) fail. Exit status 1.",
+                c.fail
+            ),
+        )
     } else if c.warn > 0 {
-        ("warn", format!("Met, with {} warning(s) to review.", c.warn))
+        (
+            "warn",
+            format!("Met, with {} warning(s) to review.", c.warn),
+        )
     } else {
         ("pass", "Met: every check passes.".to_owned())
     };
-    let _ = write!(h, "<div class=\"verdict {class}\">{}</div>", escape(&verdict));
+    let _ = write!(
+        h,
+        "<div class=\"verdict {class}\">{}</div>",
+        escape(&verdict)
+    );
     let _ = write!(
         h,
         "<div class=\"cards\"><div class=\"card fail\"><b>{}</b>fail</div><div class=\"card warn\"><b>{}</b>warn</div><div class=\"card pass\"><b>{}</b>pass</div></div>\n",
         c.fail, c.warn, c.pass
     );
+    pitfalls(&mut h, r);
     h.push_str("<h2>Findings by safeguard</h2>\n<table><thead><tr><th style=\"width:64px\">Status</th><th style=\"width:200px\">Check</th><th>Finding</th><th style=\"width:30%\">Remediation</th></tr></thead>\n");
     for s in Safeguard::ALL {
         group(&mut h, r, s);
     }
     h.push_str("</table>\n<footer><p><b>Pitfalls</b> are those the project brief names: its three compliance pitfalls (The \u{201c}Temporary\u{201d} Backdoor, Outdated Encryption Practices, Overpermissioned Accounts) and its two cautionary stories (PHI in log files \u{201c}just for debugging\u{201d}, keys stored with PHI).</p><p>Findings name checks, counts, roles, permissions and files; they never contain a PHI value. A warn is a weakness to review; a fail means the safeguard is not in place.</p></footer>\n</main></body></html>\n");
     h
+}
+
+/// One line per pitfall of the brief: how many checks guard against it and
+/// the worst verdict among them.
+fn pitfalls(h: &mut String, r: &Report) {
+    h.push_str("<h2>The brief's pitfalls</h2>\n<table><thead><tr><th style=\"width:64px\">Status</th><th>Pitfall</th><th style=\"width:55%\">Checks</th></tr></thead><tbody>\n");
+    for p in Pitfall::ALL {
+        let checks: Vec<_> = r.findings.iter().filter(|f| f.pitfall == Some(p)).collect();
+        let Some(worst) = checks.iter().map(|f| f.status).max() else {
+            continue;
+        };
+        let ids = checks
+            .iter()
+            .map(|f| format!("<code>{}</code>", escape(f.id)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{ids}</td></tr>",
+            badge(worst),
+            escape(p.title())
+        );
+    }
+    h.push_str("</tbody></table>\n");
 }
 
 fn group(h: &mut String, r: &Report, s: Safeguard) {
@@ -124,18 +179,18 @@ fn group(h: &mut String, r: &Report, s: Safeguard) {
         let rem = if f.status == Status::Pass {
             String::from("—")
         } else {
-            escape(&f.remediation)
+            prose(&f.remediation)
         };
         let _ = write!(
             h,
             "<tr><td>{}</td><td><code>{}</code>{pitfall}</td><td>{}</td><td class=\"rem\">{rem}</td></tr>\n",
             badge(f.status),
             escape(f.id),
-            escape(&f.summary)
+            prose(&f.summary)
         );
     }
     if !any {
-        h.push_str("<tr><td></td><td class=\"none\" colspan=\"3\">No automated check; document this safeguard in your policies.</td></tr>\n");
+        h.push_str("<tr><td></td><td class=\"none\" colspan=\"3\">Not checked on this install; document this safeguard in your policies.</td></tr>\n");
     }
     h.push_str("</tbody>\n");
 }
@@ -143,6 +198,12 @@ fn group(h: &mut String, r: &Report, s: Safeguard) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backticks_become_code_after_escaping() {
+        assert_eq!(prose("set `a<b`"), "set <code>a&lt;b</code>");
+        assert_eq!(prose("odd ` tick"), "odd ` tick");
+    }
 
     #[test]
     fn escapes_markup_and_quotes() {

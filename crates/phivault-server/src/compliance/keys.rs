@@ -86,9 +86,7 @@ async fn kek_age(i: &Install<'_>) -> Finding {
 async fn separation(i: &Install<'_>) -> Finding {
     const ID: &str = "keys.separation";
     let sep = match crate::datadir::check_separation(i.config, i.keyring.path()) {
-        Ok(()) => {
-            crate::datadir::check_store_separation(i.config, i.store, i.keyring.path()).await
-        }
+        Ok(()) => crate::datadir::check_store_separation(i.config, i.store, i.keyring.path()).await,
         Err(e) => Err(e),
     };
     match sep {

@@ -80,14 +80,22 @@ pub(super) fn check(i: &Install<'_>) -> Finding {
 
 fn redacted_lines(dir: &std::path::Path) -> u64 {
     let files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect()
+        })
         .unwrap_or_default();
     let mut n = 0;
     for f in files {
         let Ok(file) = std::fs::File::open(&f) else {
             continue;
         };
-        for line in std::io::BufReader::new(file).split(b'\n').map_while(Result::ok) {
+        for line in std::io::BufReader::new(file)
+            .split(b'\n')
+            .map_while(Result::ok)
+        {
             if memchr_find(&line, b"[REDACTED:") {
                 n += 1;
             }

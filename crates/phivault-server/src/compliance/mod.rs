@@ -156,6 +156,15 @@ pub enum Pitfall {
 }
 
 impl Pitfall {
+    /// Every pitfall: the brief's three, then its two stories.
+    pub const ALL: [Self; 5] = [
+        Self::TemporaryBackdoor,
+        Self::OutdatedEncryption,
+        Self::OverpermissionedAccounts,
+        Self::DebugLogs,
+        Self::KeysWithPhi,
+    ];
+
     /// As the brief names it.
     pub fn title(self) -> &'static str {
         match self {
@@ -224,7 +233,11 @@ impl Finding {
 
     /// A finding for a check that could not run: a warn (an auditor would
     /// ask why it could not be shown), naming the cause.
-    pub(crate) fn unknown(id: &'static str, safeguard: Safeguard, why: impl std::fmt::Display) -> Self {
+    pub(crate) fn unknown(
+        id: &'static str,
+        safeguard: Safeguard,
+        why: impl std::fmt::Display,
+    ) -> Self {
         Self::not_met(
             id,
             safeguard,
@@ -310,11 +323,20 @@ impl Report {
         }
         let c = install.config;
         Self {
-            generated_at: jiff::Timestamp::now().round(jiff::Unit::Second).map_or_else(|_| String::new(), |t| t.to_string()),
-            evaluated_at: install.now.round(jiff::Unit::Second).map_or_else(|_| String::new(), |t| t.to_string()),
+            generated_at: jiff::Timestamp::now()
+                .round(jiff::Unit::Second)
+                .map_or_else(|_| String::new(), |t| t.to_string()),
+            evaluated_at: install
+                .now
+                .round(jiff::Unit::Second)
+                .map_or_else(|_| String::new(), |t| t.to_string()),
             install: InstallInfo {
                 data_dir: c.data_dir.display().to_string(),
-                store: if c.database.is_some() { "postgresql" } else { "sqlite" },
+                store: if c.database.is_some() {
+                    "postgresql"
+                } else {
+                    "sqlite"
+                },
                 tenant: c.tenant.clone(),
                 key_provider: match c.key_provider {
                     KeyProviderConfig::Keyring => "keyring",
@@ -336,7 +358,13 @@ pub async fn check(install: &Install<'_>) -> Vec<Finding> {
     out.extend(keys::check(install).await);
     out.extend(transmission::check(install));
     out.extend(access::check(install, audit.as_ref().ok().and_then(Option::as_ref)).await);
-    out.extend(audit::check(install, audit.as_ref().map(Option::as_ref).map_err(Clone::clone)).await);
+    out.extend(
+        audit::check(
+            install,
+            audit.as_ref().map(Option::as_ref).map_err(Clone::clone),
+        )
+        .await,
+    );
     out.push(logs::check(install));
     out
 }

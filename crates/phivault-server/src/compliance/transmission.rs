@@ -117,28 +117,50 @@ fn certificate(i: &Install<'_>) -> Vec<Finding> {
     let der = match CertificateDer::from_pem_file(cert) {
         Ok(d) => d,
         Err(_) => {
-            return vec![Finding::not_met(
+            return unreadable(Finding::not_met(
                 ID,
                 Safeguard::TransmissionEncryption,
                 Status::Fail,
-                format!("the certificate `{}` is missing or not a PEM certificate", cert.display()),
+                format!(
+                    "the certificate `{}` is missing or not a PEM certificate",
+                    cert.display()
+                ),
                 "install the certificate (PEM) and set `tls_cert`/`tls_key`",
-            )];
+            ));
         }
     };
     let Ok((_, x)) = X509Certificate::from_der(der.as_ref()) else {
-        return vec![Finding::not_met(
+        return unreadable(Finding::not_met(
             ID,
             Safeguard::TransmissionEncryption,
             Status::Fail,
-            format!("the certificate `{}` does not parse as X.509", cert.display()),
+            format!(
+                "the certificate `{}` does not parse as X.509",
+                cert.display()
+            ),
             "install a valid X.509 certificate",
-        )];
+        ));
     };
+    vec![validity(i, &x, cert, key), issuer(&x), strength(&x)]
+}
+
+/// The certificate finding, and the two that need a parsed certificate
+/// reported as not checkable.
+fn unreadable(f: Finding) -> Vec<Finding> {
+    let why = "the certificate does not load";
     vec![
-        validity(i, &x, cert, key),
-        issuer(&x),
-        strength(&x),
+        f,
+        Finding::unknown(
+            "transmission.certificate_issuer",
+            Safeguard::TransmissionIntegrity,
+            why,
+        ),
+        Finding::unknown(
+            "transmission.certificate_strength",
+            Safeguard::TransmissionEncryption,
+            why,
+        )
+        .pitfall(Pitfall::OutdatedEncryption),
     ]
 }
 
@@ -230,14 +252,22 @@ fn strength(x: &X509Certificate<'_>) -> Finding {
     let mut weak = Vec::new();
     let sig = x.signature_algorithm.algorithm.to_id_string();
     if WEAK_SIGNATURES.contains(&sig.as_str()) {
-        weak.push(format!("a broken signature algorithm (OID {sig}: MD5 or SHA-1)"));
+        weak.push(format!(
+            "a broken signature algorithm (OID {sig}: MD5 or SHA-1)"
+        ));
     }
     match x.public_key().parsed() {
         Ok(PublicKey::RSA(k)) if k.key_size() < 2048 => {
-            weak.push(format!("a {}-bit RSA key (at least 2048 needed)", k.key_size()));
+            weak.push(format!(
+                "a {}-bit RSA key (at least 2048 needed)",
+                k.key_size()
+            ));
         }
         Ok(PublicKey::EC(k)) if k.key_size() < 256 => {
-            weak.push(format!("a {}-bit EC key (at least 256 needed)", k.key_size()));
+            weak.push(format!(
+                "a {}-bit EC key (at least 256 needed)",
+                k.key_size()
+            ));
         }
         Ok(PublicKey::DSA(_)) => weak.push("a DSA key".to_owned()),
         Ok(_) => {}
