@@ -56,7 +56,7 @@ footer{margin-top:26px;font-size:13px;color:#5a6172}
 /// Escapes `s` and shows its `backticked` names as code.
 fn prose(s: &str) -> String {
     let escaped = escape(s);
-    if escaped.matches('`').count() % 2 != 0 {
+    if !escaped.matches('`').count().is_multiple_of(2) {
         return escaped;
     }
     let mut out = String::with_capacity(escaped.len() + 32);
@@ -125,9 +125,9 @@ pub fn render(r: &Report) -> String {
         "<div class=\"verdict {class}\">{}</div>",
         escape(&verdict)
     );
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<div class=\"cards\"><div class=\"card fail\"><b>{}</b>fail</div><div class=\"card warn\"><b>{}</b>warn</div><div class=\"card pass\"><b>{}</b>pass</div></div>\n",
+        "<div class=\"cards\"><div class=\"card fail\"><b>{}</b>fail</div><div class=\"card warn\"><b>{}</b>warn</div><div class=\"card pass\"><b>{}</b>pass</div></div>",
         c.fail, c.warn, c.pass
     );
     pitfalls(&mut h, r);
@@ -164,9 +164,9 @@ fn pitfalls(h: &mut String, r: &Report) {
 }
 
 fn group(h: &mut String, r: &Report, s: Safeguard) {
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<tbody><tr class=\"group\"><th colspan=\"4\">§{} <span>{}</span></th></tr>\n",
+        "<tbody><tr class=\"group\"><th colspan=\"4\">§{} <span>{}</span></th></tr>",
         escape(s.paragraph()),
         escape(s.title())
     );
@@ -181,9 +181,9 @@ fn group(h: &mut String, r: &Report, s: Safeguard) {
         } else {
             prose(&f.remediation)
         };
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<tr><td>{}</td><td><code>{}</code>{pitfall}</td><td>{}</td><td class=\"rem\">{rem}</td></tr>\n",
+            "<tr><td>{}</td><td><code>{}</code>{pitfall}</td><td>{}</td><td class=\"rem\">{rem}</td></tr>",
             badge(f.status),
             escape(f.id),
             prose(&f.summary)

@@ -31,10 +31,11 @@ pub(super) fn check(i: &Install<'_>) -> Finding {
         baseline: None,
         collect_baseline: false,
     };
-    let summary = match phivault_scan::scan_paths(&[dir.clone()], &opts, &mut std::io::sink()) {
-        Ok(s) => s,
-        Err(e) => return Finding::unknown(ID, S, e).pitfall(Pitfall::DebugLogs),
-    };
+    let summary =
+        match phivault_scan::scan_paths(std::slice::from_ref(&dir), &opts, &mut std::io::sink()) {
+            Ok(s) => s,
+            Err(e) => return Finding::unknown(ID, S, e).pitfall(Pitfall::DebugLogs),
+        };
     if summary.findings > 0 {
         let kinds = summary
             .by_kind
