@@ -187,8 +187,18 @@ async fn production_install_passes() {
         "er",
         json!({"role": "er", "permissions": ["view:patients"], "break_glass": true}),
     );
+    policy(
+        &v,
+        "registrar",
+        json!({"role": "registrar", "permissions": ["create:patients", "view:patients"]}),
+    );
     let srv = v.serve_trusting(&ENV, &ca);
-    for (id, role) in [("nurse1", "nurse"), ("nurse2", "nurse"), ("doc1", "er")] {
+    for (id, role) in [
+        ("nurse1", "nurse"),
+        ("nurse2", "nurse"),
+        ("doc1", "er"),
+        ("reg1", "registrar"),
+    ] {
         post(
             &srv,
             &v.token,
@@ -197,6 +207,33 @@ async fn production_install_passes() {
         )
         .await;
     }
+    // A registrar, not the admin token, registers and reads a patient.
+    let api = post(&srv, &v.token, "/v1/users/reg1/tokens", json!({})).await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let session = post(&srv, &api, "/v1/sessions", json!({})).await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id = post(
+        &srv,
+        &session,
+        "/v1/collections/patients/records",
+        json!({"fields": {"name": "Pat Example", "birth_date": "1980-01-02"}}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = srv
+        .http
+        .get(format!("{}/v1/collections/patients/records/{id}", srv.url))
+        .bearer_auth(&session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
     checkpoint(&srv, &v.token).await;
     drop(srv);
     let (ok, r) = report(&v, &[]);
@@ -208,6 +245,13 @@ async fn production_install_passes() {
         .collect();
     assert!(ok && fails.is_empty(), "fails: {fails:#?}");
     assert_eq!(r["summary"]["fail"], 0);
+    assert!(
+        finding(&r, "keys.envelope")["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("1 sampled data keys open"),
+        "{r:#}"
+    );
     assert_eq!(r["install"]["store"], "postgresql");
     for id in [
         "keys.keyring_protected",
@@ -217,6 +261,8 @@ async fn production_install_passes() {
         "access.automatic_logoff",
         "access.break_glass",
         "access.wildcard_phi",
+        "auth.admin_token",
+        "keys.envelope",
         "audit.verify",
         "audit.streaming",
         "config.weakening_settings",
@@ -578,6 +624,44 @@ async fn swapped_keyring_fails_envelope_check() {
     std::fs::copy(other.data_dir().join("keys/keyring.json"), &keys).unwrap();
     let (ok, out) = check(&v, &[]);
     assert!(!ok);
+    assert_line(
+        &out,
+        "FAIL",
+        "keys.envelope",
+        "164.312(c)(2)",
+        "1 of 1 sampled data keys do not open",
+    );
+}
+
+/// A keyring restored from a backup older than the last rotation: data
+/// keys are under a KEK version it does not have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyring_older_than_the_rotation_warns_and_fails() {
+    let v = Vault::init(Backend::Sqlite).await.unwrap();
+    protect(&v);
+    let srv = v.serve_env(&ENV);
+    post(
+        &srv,
+        &v.token,
+        "/v1/collections/patients/records",
+        json!({"fields": {"name": "Pat Example", "birth_date": "1980-01-02"}}),
+    )
+    .await;
+    drop(srv);
+    let keyring = v.data_dir().join("keys/keyring.json");
+    let backup = std::fs::read(&keyring).unwrap();
+    let o = v.run_env(&["keys", "rotate"], &ENV);
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::write(&keyring, backup).unwrap();
+    let (ok, out) = check(&v, &[]);
+    assert!(!ok);
+    assert_line(
+        &out,
+        "WARN",
+        "keys.deks_current",
+        "164.312(a)(2)(iv)",
+        "1 data keys are not under the current KEK",
+    );
     assert_line(
         &out,
         "FAIL",
