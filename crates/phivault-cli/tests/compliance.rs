@@ -271,6 +271,7 @@ async fn production_install_passes() {
         "keys.envelope",
         "audit.verify",
         "audit.streaming",
+        "transmission.audit_stream",
         "config.weakening_settings",
     ] {
         assert_eq!(

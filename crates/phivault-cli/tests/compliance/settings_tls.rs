@@ -189,3 +189,27 @@ async fn missing_certificate_fails() {
         "missing or not a PEM",
     );
 }
+
+/// NATS beyond this host without TLS; loopback and `tls://` pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plaintext_audit_broker_off_host_warns() {
+    let v = Vault::init(Backend::Sqlite).await.unwrap();
+    config(&v, "nats_url = \"nats://nats.internal:4222\"\n");
+    let (_, out) = check(&v, &[]);
+    assert_line(
+        &out,
+        "WARN",
+        "transmission.audit_stream",
+        "164.312(e)(1)",
+        "`nats_url` reaches `nats.internal` without TLS",
+    );
+    config(&v, "nats_url = \"tls://nats.internal:4222\"\n");
+    let (_, out) = check(&v, &[]);
+    assert_line(
+        &out,
+        "PASS",
+        "transmission.audit_stream",
+        "164.312(e)(1)",
+        "over TLS",
+    );
+}

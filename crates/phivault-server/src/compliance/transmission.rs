@@ -27,7 +27,7 @@ const WEAK_SIGNATURES: [&str; 6] = [
 ];
 
 pub(super) fn check(i: &Install<'_>) -> Vec<Finding> {
-    let mut out = vec![tls(i), weakening(i), metrics(i)];
+    let mut out = vec![tls(i), weakening(i), metrics(i), audit_stream(i)];
     out.extend(certificate(i));
     out
 }
@@ -109,6 +109,74 @@ fn metrics(i: &Install<'_>) -> Finding {
             "bind `metrics_listen` to 127.0.0.1 and scrape it through an authenticated TLS proxy",
         ),
     }
+}
+
+/// The host of a broker URL (`nats://h:4222`, `h:9092`; the first of a
+/// comma-separated list), and whether its scheme asks for TLS.
+fn broker(url: &str) -> (String, bool) {
+    let first = url.split(',').next().unwrap_or_default().trim();
+    let (tls, rest) = match first.split_once("://") {
+        Some((scheme, rest)) => (matches!(scheme, "tls" | "wss"), rest),
+        None => (false, first),
+    };
+    let hostport = rest.rsplit('@').next().unwrap_or(rest);
+    let host = match hostport.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => hostport.split([':', '/']).next().unwrap_or_default(),
+    };
+    (host.to_owned(), tls)
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|a| a.is_loopback())
+}
+
+/// Audit events name users and record pseudonyms (no PHI values): on their
+/// way to the broker they still deserve TLS beyond this host.
+fn audit_stream(i: &Install<'_>) -> Finding {
+    const ID: &str = "transmission.audit_stream";
+    let mut plain = Vec::new();
+    let mut used = Vec::new();
+    for (sink, url) in [
+        ("nats_url", i.config.nats_url.as_deref()),
+        ("kafka_brokers", i.config.kafka_brokers.as_deref()),
+    ] {
+        let Some(url) = url else { continue };
+        used.push(sink);
+        let (host, tls) = broker(url);
+        // The Kafka sink speaks plaintext only for now.
+        let tls = tls && sink == "nats_url";
+        if !tls && !is_loopback(&host) {
+            plain.push(format!("`{sink}` reaches `{host}` without TLS"));
+        }
+    }
+    if used.is_empty() {
+        return Finding::pass(
+            ID,
+            Safeguard::Transmission,
+            "no audit broker configured (see audit.streaming)",
+        );
+    }
+    if plain.is_empty() {
+        return Finding::pass(
+            ID,
+            Safeguard::Transmission,
+            "the audit stream goes to a broker on loopback or over TLS",
+        );
+    }
+    Finding::not_met(
+        ID,
+        Safeguard::Transmission,
+        Status::Warn,
+        format!(
+            "audit events (user ids, record pseudonyms, no PHI values) cross the network in clear: {}",
+            plain.join("; ")
+        ),
+        "use `tls://` for NATS, or a broker on this host that forwards over TLS",
+    )
 }
 
 fn certificate(i: &Install<'_>) -> Vec<Finding> {
