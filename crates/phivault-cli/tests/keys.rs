@@ -488,7 +488,8 @@ async fn keyring_protection_and_compliance_check() {
     let env = [("PHIVAULT_KEYRING_PASSPHRASE", pass)];
     let c = v.run_env(&["compliance", "check", "--format", "json"], &env);
     assert!(c.status.success(), "{}", text(&c));
-    let findings: serde_json::Value = serde_json::from_slice(&c.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&c.stdout).unwrap();
+    let findings = &report["findings"];
     assert!(
         findings
             .as_array()

@@ -117,6 +117,13 @@ impl Vault {
 
     /// [`Self::serve`] with extra environment variables.
     pub fn serve_env(&self, env: &[(&str, &str)]) -> Server {
+        let cert = std::fs::read_to_string(self.data_dir().join("tls/cert.pem")).unwrap();
+        self.serve_trusting(env, &cert)
+    }
+
+    /// [`Self::serve_env`] with a client that trusts `root_pem` (a CA's
+    /// certificate, when the server presents one it issued).
+    pub fn serve_trusting(&self, env: &[(&str, &str)], root_pem: &str) -> Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(self.location())
@@ -141,11 +148,10 @@ impl Vault {
         let url = rx
             .recv_timeout(std::time::Duration::from_secs(120))
             .expect("the server did not start");
-        let cert = std::fs::read_to_string(self.data_dir().join("tls/cert.pem")).unwrap();
         Server {
             child,
             url,
-            http: client(&cert),
+            http: client(root_pem),
         }
     }
 }
