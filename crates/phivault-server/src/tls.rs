@@ -82,6 +82,9 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
         .with_single_cert(certs, key)
         .map_err(|_| TlsError::Config)?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // The server's suite order (AEAD with forward secrecy, strongest first)
+    // decides, not the client's (found by testssl: "no cipher order").
+    cfg.ignore_client_order = true;
     Ok(Arc::new(cfg))
 }
 

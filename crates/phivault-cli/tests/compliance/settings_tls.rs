@@ -21,6 +21,31 @@ async fn long_idle_timeout_fails_automatic_logoff() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_lockout_fails_and_no_rate_limit_warns() {
+    let v = Vault::init(Backend::Sqlite).await.unwrap();
+    protect(&v);
+    config(&v, "auth_failure_limit = 0\n");
+    let (ok, out) = check(&v, &[]);
+    assert!(!ok);
+    assert_line(
+        &out,
+        "FAIL",
+        "auth.abuse_limits",
+        "164.312(d)",
+        "never lock out",
+    );
+    config(&v, "rate_limit_per_second = 0\nrate_limit_burst = 10\n");
+    let (_, out) = check(&v, &[]);
+    assert_line(
+        &out,
+        "WARN",
+        "auth.abuse_limits",
+        "164.312(d)",
+        "no per-address rate limit",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_session_lifetime_warns() {
     let v = Vault::init(Backend::Sqlite).await.unwrap();
     config(&v, "session_lifetime_minutes = 1440\n");

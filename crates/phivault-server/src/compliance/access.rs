@@ -30,7 +30,7 @@ const NAMED: usize = 8;
 const PHI_VERBS: [&str; 6] = ["view", "search", "create", "modify", "delete", "export"];
 
 pub(super) async fn check(i: &Install<'_>, audit: Option<&Arc<dyn AuditStore>>) -> Vec<Finding> {
-    let mut out = vec![logoff(i), lifetime(i)];
+    let mut out = vec![logoff(i), lifetime(i), abuse_limits(i)];
     let roles = match roles(i).await {
         Ok(r) => r,
         Err(e) => {
@@ -96,6 +96,48 @@ fn lifetime(i: &Install<'_>) -> Finding {
         Status::Warn,
         format!("sessions live up to {life} minutes, longer than a 12-hour shift"),
         "set session_lifetime_minutes to 720 or less",
+    )
+}
+
+fn abuse_limits(i: &Install<'_>) -> Finding {
+    const ID: &str = "auth.abuse_limits";
+    let l = i.config.limits;
+    if l.auth_failures == 0 {
+        return Finding::not_met(
+            ID,
+            Safeguard::Authentication,
+            Status::Fail,
+            "authentication failures never lock out: guessing is unlimited",
+            "set auth_failure_limit (default 10)",
+        );
+    }
+    let mut weak = Vec::new();
+    if l.rate_per_second == 0 {
+        weak.push("no per-address rate limit".to_owned());
+    }
+    if l.auth_failures > 20 {
+        weak.push(format!("{} failures before a lockout", l.auth_failures));
+    }
+    if l.header_timeout_seconds > 60 || l.body_timeout_seconds > 120 {
+        weak.push("slow-client timeouts above 60 s (headers) / 120 s (body)".to_owned());
+    }
+    if weak.is_empty() {
+        return Finding::pass(
+            ID,
+            Safeguard::Authentication,
+            format!(
+                "{} failed authentications in {} s lock an address or token out for {} s; \
+                 {} requests/s per address",
+                l.auth_failures, l.auth_window_seconds, l.lockout_seconds, l.rate_per_second
+            ),
+        );
+    }
+    Finding::not_met(
+        ID,
+        Safeguard::Authentication,
+        Status::Warn,
+        weak.join("; "),
+        "keep the defaults: rate_limit_per_second 1000, auth_failure_limit 10, timeouts 10 s / 30 s",
     )
 }
 
