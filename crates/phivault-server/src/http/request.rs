@@ -82,6 +82,9 @@ pub async fn around(mut req: Request, next: Next) -> Response {
         HeaderValue::from_static("max-age=31536000; includeSubDomains"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // OWASP's advice: turn the legacy XSS auditors off (they could be
+    // abused); the CSP does the work.
+    h.insert(header::X_XSS_PROTECTION, HeaderValue::from_static("0"));
     // The telehealth page sets its own (script-src 'self'); everything else gets none.
     h.entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static(
