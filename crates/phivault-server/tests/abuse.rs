@@ -2,6 +2,14 @@
 //! token id and per address (recorded, counted, `Retry-After`, expiring on
 //! the server's clock), the per-address rate limit, and slow clients
 //! (headers and bodies that never finish).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stderr,
+    reason = "tests"
+)]
 
 mod common;
 
