@@ -73,6 +73,60 @@ pub fn log_redactions() -> u64 {
     LOG_SCRUBBER.get().map_or(0, |s| s.redactions())
 }
 
+enum Family {
+    Counters(&'static Counters),
+    Histograms(&'static Histograms),
+}
+
+/// The recorded families: name, help, series.
+const FAMILIES: [(&str, &str, Family); 9] = [
+    (
+        "phivault_http_requests_total",
+        "requests answered, by route template, method and status",
+        Family::Counters(&REQUESTS),
+    ),
+    (
+        "phivault_http_request_duration_seconds",
+        "request latency by route template",
+        Family::Histograms(&LATENCY),
+    ),
+    (
+        "phivault_authz_denials_total",
+        "requests refused by the access decision, by error code",
+        Family::Counters(&DENIALS),
+    ),
+    (
+        "phivault_auth_failures_total",
+        "failed authentications, by reason",
+        Family::Counters(&AUTH_FAILURES),
+    ),
+    (
+        "phivault_auth_lockouts_total",
+        "lockouts started after repeated authentication failures, by what is locked",
+        Family::Counters(&LOCKOUTS),
+    ),
+    (
+        "phivault_rate_limited_total",
+        "requests refused by the per-address rate limit",
+        Family::Counters(&RATE_LIMITED),
+    ),
+    (
+        "phivault_audit_append_seconds",
+        "time until an audit append was durable (group commit)",
+        Family::Histograms(&AUDIT_APPEND),
+    ),
+    (
+        "phivault_audit_append_failures_total",
+        "audit appends that failed (PHI requests refused, fail-closed)",
+        Family::Counters(&AUDIT_FAILURES),
+    ),
+    (
+        "phivault_alerts_total",
+        "security alerts raised, by kind or detection rule",
+        Family::Counters(&ALERTS),
+    ),
+];
+
 /// The exposition text.
 pub async fn render(audit: &AuditLog, sinks: &[&str]) -> String {
     let mut out = String::new();
@@ -88,64 +142,17 @@ pub async fn render(audit: &AuditLog, sinks: &[&str]) -> String {
         "PHI found and redacted in log lines before they were written",
         vec![format!(" {}", log_redactions())],
     );
-    let mut family = |name: &str, kind: &str, help: &str, f: &dyn Fn(&str, &mut String)| {
+    for (name, help, family) in FAMILIES {
+        let kind = match family {
+            Family::Counters(_) => "counter",
+            Family::Histograms(_) => "histogram",
+        };
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-        f(name, &mut out);
-    };
-    family(
-        "phivault_http_requests_total",
-        "counter",
-        "requests answered, by route template, method and status",
-        &|n, o| REQUESTS.render(n, o),
-    );
-    family(
-        "phivault_http_request_duration_seconds",
-        "histogram",
-        "request latency by route template",
-        &|n, o| LATENCY.render(n, o),
-    );
-    family(
-        "phivault_authz_denials_total",
-        "counter",
-        "requests refused by the access decision, by error code",
-        &|n, o| DENIALS.render(n, o),
-    );
-    family(
-        "phivault_auth_failures_total",
-        "counter",
-        "failed authentications, by reason",
-        &|n, o| AUTH_FAILURES.render(n, o),
-    );
-    family(
-        "phivault_auth_lockouts_total",
-        "counter",
-        "lockouts started after repeated authentication failures, by what is locked",
-        &|n, o| LOCKOUTS.render(n, o),
-    );
-    family(
-        "phivault_rate_limited_total",
-        "counter",
-        "requests refused by the per-address rate limit",
-        &|n, o| RATE_LIMITED.render(n, o),
-    );
-    family(
-        "phivault_audit_append_seconds",
-        "histogram",
-        "time until an audit append was durable (group commit)",
-        &|n, o| AUDIT_APPEND.render(n, o),
-    );
-    family(
-        "phivault_audit_append_failures_total",
-        "counter",
-        "audit appends that failed (PHI requests refused, fail-closed)",
-        &|n, o| AUDIT_FAILURES.render(n, o),
-    );
-    family(
-        "phivault_alerts_total",
-        "counter",
-        "security alerts raised, by kind or detection rule",
-        &|n, o| ALERTS.render(n, o),
-    );
+        match family {
+            Family::Counters(c) => c.render(name, &mut out),
+            Family::Histograms(h) => h.render(name, &mut out),
+        }
+    }
     let mut metric = |name: &str, kind: &str, help: &str, lines: Vec<String>| {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
         for l in lines {
