@@ -88,6 +88,26 @@ async fn break_glass_for_everyone_and_unused_permissions_warn() {
     );
 }
 
+/// Break-glass grants that outlast a shift's emergency warn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_break_glass_grants_warn() {
+    let v = Vault::init(Backend::Sqlite).await.unwrap();
+    policy(
+        &v,
+        "er",
+        json!({"role": "er", "permissions": ["view:patients"], "break_glass": true}),
+    );
+    config(&v, "break_glass_minutes = 300\n");
+    let (_, out) = check(&v, &[]);
+    assert_line(
+        &out,
+        "WARN",
+        "access.break_glass",
+        "164.312(a)(2)(ii)",
+        "break-glass grants last 300 minutes",
+    );
+}
+
 /// PHI written into the server's log directory around the scrubber fails;
 /// redaction markers warn.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

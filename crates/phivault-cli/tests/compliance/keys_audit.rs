@@ -157,6 +157,33 @@ async fn tampered_audit_segment_fails_naming_the_index() {
     );
 }
 
+/// A trail whose verifier key is gone cannot be checked: a fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_audit_verifier_key_fails() {
+    let v = Vault::init(Backend::Sqlite).await.unwrap();
+    protect(&v);
+    let srv = v.serve_env(&ENV);
+    post(
+        &srv,
+        &v.token,
+        "/v1/collections/patients/records",
+        json!({"fields": {"name": "Pat Example", "birth_date": "1980-01-02"}}),
+    )
+    .await;
+    checkpoint(&srv, &v.token).await;
+    drop(srv);
+    std::fs::remove_file(v.data_dir().join("audit-key/verifier.txt")).unwrap();
+    let (ok, out) = check(&v, &[]);
+    assert!(!ok);
+    assert_line(
+        &out,
+        "FAIL",
+        "audit.verify",
+        "164.312(b)",
+        "verifier key `audit-key/verifier.txt` is missing",
+    );
+}
+
 /// Events after the newest checkpoint stay unsigned once the server is
 /// gone: a warn past twice the interval, a fail after a day.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
