@@ -200,6 +200,29 @@ async fn weak_certificate_fails_outdated_encryption() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weak_ec_certificate_fails() {
+    let v = Vault::init(Backend::Sqlite).await.unwrap();
+    protect(&v);
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    config(
+        &v,
+        &tls_config(
+            &data.join("weak-p192.cert.pem"),
+            &data.join("weak-p192.key.pem"),
+        ),
+    );
+    let (ok, out) = check(&v, &[]);
+    assert!(!ok);
+    assert_line(
+        &out,
+        "FAIL",
+        "transmission.certificate_strength",
+        "164.312(e)(2)(ii)",
+        "192-bit EC key",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_certificate_fails() {
     let v = Vault::init(Backend::Sqlite).await.unwrap();
     protect(&v);
