@@ -289,3 +289,50 @@ async fn outbox_left_undrained_warns() {
         "wait in audit-outbox/",
     );
 }
+
+/// KEKs in an HSM (SoftHSM2) with the keyring left open: a warn, not a
+/// fail, since the keyring then holds only the blind-index root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_keyring_beside_an_hsm_warns() {
+    let (Ok(module), Ok(pin)) = (
+        std::env::var("PHIVAULT_TEST_PKCS11_MODULE"),
+        std::env::var("PHIVAULT_TEST_PKCS11_PIN"),
+    ) else {
+        assert!(
+            std::env::var("PHIVAULT_REQUIRE_HSM").as_deref() != Ok("1"),
+            "PHIVAULT_REQUIRE_HSM=1 but the SoftHSM2 token is not configured"
+        );
+        eprintln!("skipping the HSM compliance test: run `eval \"$(scripts/softhsm)\"`");
+        return;
+    };
+    let token =
+        std::env::var("PHIVAULT_TEST_PKCS11_TOKEN").unwrap_or_else(|_| "phivault-test".into());
+    let v = Vault::init(Backend::Sqlite).await.unwrap();
+    let label = format!("pv-comp-{}", std::process::id());
+    config(
+        &v,
+        &format!(
+            "key_provider = \"pkcs11\"\npkcs11_module = \"{module}\"\npkcs11_token = \"{token}\"\npkcs11_key_label = \"{label}\"\n"
+        ),
+    );
+    let env = [("PHIVAULT_PKCS11_PIN", pin.as_str())];
+    let srv = v.serve_env(&env);
+    post(
+        &srv,
+        &v.token,
+        "/v1/collections/patients/records",
+        json!({"fields": {"name": "Pat Example", "birth_date": "1980-01-02"}}),
+    )
+    .await;
+    drop(srv);
+    let o = v.run_env(&["compliance", "check"], &env);
+    let out = text(&o);
+    assert_line(
+        &out,
+        "WARN",
+        "keys.keyring_protected",
+        "164.312(a)(2)(iv)",
+        "KEKs are in the HSM/KMS",
+    );
+    assert!(!out.contains("FAIL  keys.keyring_protected"), "{out}");
+}
