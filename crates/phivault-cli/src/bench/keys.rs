@@ -236,7 +236,12 @@ pub async fn rotation_under_load(n: usize, max_rate: Option<u32>) -> BenchResult
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let clock: Arc<dyn phivault_server::Clock> = Arc::new(phivault_server::SystemClock);
-    let srv = phivault_server::embedded::start(&data, None, clock).await?;
+    // One load generator stands for many clients: no per-address limit.
+    let over = phivault_server::config::FileConfig {
+        rate_limit_per_second: Some(0),
+        ..Default::default()
+    };
+    let srv = phivault_server::embedded::start_with(&data, over, clock).await?;
     let ids = Arc::new(load(srv.state.vault.store(), srv.state.vault.keys(), n).await?);
     let (stop, count) = (
         Arc::new(AtomicBool::new(false)),
