@@ -12,6 +12,7 @@ mod error;
 mod export;
 mod keys;
 pub mod limits;
+pub mod openapi;
 mod records;
 mod request;
 pub mod telehealth;
@@ -379,6 +380,11 @@ pub const ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "GET",
+        path: "/v1/openapi.json",
+        public: true,
+    },
+    RouteSpec {
+        method: "GET",
         path: "/v1/collections",
         public: false,
     },
@@ -598,6 +604,7 @@ fn handler(spec: &RouteSpec) -> Option<MethodRouter<AppState>> {
     use axum::routing::{delete, get, patch, post, put};
     Some(match (spec.method, spec.path) {
         ("GET", "/healthz") => get(records::healthz),
+        ("GET", "/v1/openapi.json") => get(openapi::serve),
         ("GET", "/v1/collections") => get(records::describe),
         ("POST", "/v1/collections/{collection}/records") => post(records::create),
         ("GET", "/v1/collections/{collection}/records/{id}") => get(records::read),
