@@ -69,8 +69,8 @@ impl Op {
 }
 
 /// The operations, in the order of `ROUTES`.
-pub(super) fn all() -> Vec<Op> {
-    let mut v = super::ops_vault::records();
+pub(super) fn all(schema: &phivault_core::schema::Schema) -> Vec<Op> {
+    let mut v = super::ops_vault::records(schema);
     v.extend(super::ops_vault::access());
     v.extend(super::ops_other::audit());
     v.extend(super::ops_other::breach());

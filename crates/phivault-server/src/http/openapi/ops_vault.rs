@@ -1,31 +1,74 @@
 //! Records, users, roles, sessions, care teams, break-glass.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use phivault_core::schema::Schema as PhiSchema;
 use utoipa::openapi::schema::OneOfBuilder;
-use utoipa::openapi::{RefOr, Schema};
+use utoipa::openapi::{KnownFormat, RefOr, Schema, SchemaFormat};
 
 use super::Op;
 use super::ops::op;
 use super::schemas::{
-    any, boolean, count, empty, json, list, media, named, nullable_string, object, open_object,
-    string,
+    any, boolean, closed, count, empty, json, list, media, named, nullable_string, object,
+    open_object, string,
 };
 
-fn fields_body(also_patient: bool) -> RefOr<Schema> {
-    let fields = open_object().description(Some(
-        "field name to value, as the collection's schema defines them (PHI)",
-    ));
-    let mut props = vec![("fields", fields.into())];
+/// A field's value as its type accepts it (the validator decides the rest).
+fn field_value(ty: &str) -> RefOr<Schema> {
+    match ty {
+        "date" => string()
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+            .into(),
+        "email" => string()
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+            .into(),
+        "json" => any().into(),
+        _ => string().into(),
+    }
+}
+
+/// `fields`: the fields of every collection (the path's collection accepts
+/// its own and answers 400 `unknown_field` for the others).
+fn fields_schema(schema: &PhiSchema) -> RefOr<Schema> {
+    let mut types: BTreeMap<&str, &str> = BTreeMap::new();
+    for c in schema.collections() {
+        for f in c.fields.values() {
+            let ty = types.entry(f.name.as_str()).or_insert(f.ty.name());
+            if *ty != f.ty.name() {
+                *ty = "json";
+            }
+        }
+    }
+    let props = types
+        .into_iter()
+        .map(|(n, t)| (n, field_value(t)))
+        .collect();
+    closed(props, &[])
+        .description(Some(
+            "field name to value, of the collection in the path (PHI)",
+        ))
+        .into()
+}
+
+fn fields_body(schema: &PhiSchema, also_patient: bool) -> RefOr<Schema> {
+    let mut props = vec![("fields", fields_schema(schema))];
     if also_patient {
         props.push(("patient_id", nullable_string().into()));
     }
     object(props, &["fields"])
 }
 
-fn search_body() -> RefOr<Schema> {
+fn search_body(schema: &PhiSchema) -> RefOr<Schema> {
+    let searchable: BTreeSet<&str> = schema
+        .collections()
+        .flat_map(|c| c.fields.values())
+        .filter(|f| f.search)
+        .map(|f| f.name.as_str())
+        .collect();
     let limit = || count().minimum(Some(1)).maximum(Some(1000));
     let by_field = object(
         vec![
-            ("field", string().into()),
+            ("field", string().enum_values(Some(searchable)).into()),
             (
                 "value",
                 any().description(Some("the value sought (PHI)")).into(),
@@ -49,7 +92,7 @@ fn search_body() -> RefOr<Schema> {
     OneOfBuilder::new().item(by_field).item(compound).into()
 }
 
-pub(super) fn records() -> Vec<Op> {
+pub(super) fn records(schema: &PhiSchema) -> Vec<Op> {
     vec![
         op("GET", "/healthz", "liveness").public().ok(
             200,
@@ -67,7 +110,7 @@ pub(super) fn records() -> Vec<Op> {
             "/v1/collections/{collection}/records",
             "create a record",
         )
-        .body(fields_body(true))
+        .body(fields_body(schema, true))
         .ok(
             201,
             json("created", object(vec![("id", string().into())], &["id"])),
@@ -88,7 +131,7 @@ pub(super) fn records() -> Vec<Op> {
             "/v1/collections/{collection}/records/{id}",
             "change fields",
         )
-        .body(fields_body(false))
+        .body(fields_body(schema, false))
         .ok(200, json("the changed record", named("Record")))
         .errors(&[404, 409, 410]),
         op(
@@ -103,7 +146,7 @@ pub(super) fn records() -> Vec<Op> {
             "/v1/collections/{collection}/search",
             "exact search by blind index",
         )
-        .body(search_body())
+        .body(search_body(schema))
         .ok(
             200,
             json(

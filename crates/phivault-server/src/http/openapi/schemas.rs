@@ -54,6 +54,11 @@ pub fn list(items: impl Into<RefOr<Schema>>) -> RefOr<Schema> {
 
 /// A closed object: exactly these members (`required` among them).
 pub fn object(props: Vec<(&str, RefOr<Schema>)>, required: &[&str]) -> RefOr<Schema> {
+    closed(props, required).into()
+}
+
+/// [`object`], still to be described.
+pub fn closed(props: Vec<(&str, RefOr<Schema>)>, required: &[&str]) -> ObjectBuilder {
     let mut b = ObjectBuilder::new()
         .schema_type(Type::Object)
         .additional_properties(Some(AdditionalProperties::FreeForm(false)));
@@ -63,7 +68,7 @@ pub fn object(props: Vec<(&str, RefOr<Schema>)>, required: &[&str]) -> RefOr<Sch
     for r in required {
         b = b.required(*r);
     }
-    b.into()
+    b
 }
 
 /// A reference to a component schema.
