@@ -227,6 +227,33 @@ mod tests {
     }
 
     #[test]
+    fn links_name_existing_operations_and_their_parameters() {
+        let doc = serde_json::to_value(document(&schema())).unwrap();
+        let mut ids = std::collections::BTreeMap::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for op in item.as_object().unwrap().values() {
+                ids.insert(op["operationId"].as_str().unwrap().to_owned(), path.clone());
+            }
+        }
+        let mut links = 0;
+        for item in doc["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                for r in op["responses"].as_object().unwrap().values() {
+                    for link in r["links"].as_object().into_iter().flat_map(|l| l.values()) {
+                        let target = link["operationId"].as_str().unwrap();
+                        let path = ids.get(target).unwrap_or_else(|| panic!("{target}"));
+                        for p in link["parameters"].as_object().unwrap().keys() {
+                            assert!(path.contains(&format!("{{{p}}}")), "{target} {p}");
+                        }
+                        links += 1;
+                    }
+                }
+            }
+        }
+        assert!(links >= 10, "{links} links");
+    }
+
+    #[test]
     fn every_operation_documents_its_errors_with_the_error_body() {
         let doc = serde_json::to_value(document(&schema())).unwrap();
         for (path, item) in doc["paths"].as_object().unwrap() {

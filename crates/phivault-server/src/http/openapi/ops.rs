@@ -2,8 +2,9 @@
 //! of `ROUTES`; the statuses listed per operation are the ones its handler
 //! (or the vault call it makes) can return, on top of the common ones.
 
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
-use utoipa::openapi::{ObjectBuilder, Required};
+use utoipa::openapi::{ObjectBuilder, RefOr, Required};
 
 use super::Op;
 use super::schemas::{json, open_object, string};
@@ -60,6 +61,33 @@ impl Op {
     }
     pub(super) fn ok(mut self, status: u16, r: utoipa::openapi::Response) -> Self {
         self.ok.push((status, r));
+        self
+    }
+    /// Links the success response `status` to operations that take what it
+    /// returns (`params`: parameter name to runtime expression), so
+    /// stateful tests can follow a create to the created object.
+    pub(super) fn links(
+        mut self,
+        status: u16,
+        targets: &[(&str, &str)],
+        params: &[(&str, &str)],
+    ) -> Self {
+        for (s, r) in &mut self.ok {
+            if *s != status {
+                continue;
+            }
+            for (method, path) in targets {
+                let mut link = LinkBuilder::new().operation_id(format!("{method} {path}"));
+                for (name, expr) in params
+                    .iter()
+                    .filter(|(n, _)| path.contains(&format!("{{{n}}}")))
+                {
+                    link = link.parameter(*name, *expr);
+                }
+                let name = format!("{method} {path}");
+                r.links.insert(name, RefOr::T(link.build()));
+            }
+        }
         self
     }
     pub(super) fn errors(mut self, e: &'static [u16]) -> Self {

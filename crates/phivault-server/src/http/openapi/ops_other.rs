@@ -148,6 +148,11 @@ pub(super) fn breach() -> Vec<Op> {
                     ),
                 ),
             )
+            .links(
+                201,
+                &[("POST", "/v1/lockdown/{id}/lift")],
+                &[("id", "$response.body#/lockdown/id")],
+            )
             .errors(&[404]),
         op("GET", "/v1/lockdown", "the active lockdowns").ok(
             200,
@@ -177,7 +182,15 @@ pub(super) fn breach() -> Vec<Op> {
                 ],
                 &["severity", "summary"],
             ))
-            .ok(201, json("declared", incident())),
+            .ok(201, json("declared", incident()))
+            .links(
+                201,
+                &[
+                    ("GET", "/v1/incidents/{id}"),
+                    ("POST", "/v1/incidents/{id}/steps"),
+                ],
+                &[("id", "$response.body#/incident/id")],
+            ),
         op(
             "GET",
             "/v1/incidents/{id}",
@@ -234,6 +247,17 @@ pub(super) fn telehealth() -> Vec<Op> {
                         &["id", "expires_at"],
                     ),
                 ),
+            )
+            .links(
+                201,
+                &[
+                    ("GET", "/v1/telehealth/sessions/{id}"),
+                    ("POST", "/v1/telehealth/sessions/{id}/devices"),
+                    ("POST", "/v1/telehealth/sessions/{id}/key-packages"),
+                    ("GET", "/v1/telehealth/sessions/{id}/key-packages"),
+                    ("DELETE", "/v1/telehealth/sessions/{id}/participants/{user}"),
+                ],
+                &[("id", "$response.body#/id")],
             )
             .errors(&[404]),
         op(

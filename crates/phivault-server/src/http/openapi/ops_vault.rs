@@ -13,6 +13,8 @@ use super::schemas::{
     open_object, string,
 };
 
+const RECORD: &str = "/v1/collections/{collection}/records/{id}";
+
 /// A field's value as its type accepts it (the validator decides the rest).
 fn field_value(ty: &str) -> RefOr<Schema> {
     match ty {
@@ -114,6 +116,22 @@ pub(super) fn records(schema: &PhiSchema) -> Vec<Op> {
         .ok(
             201,
             json("created", object(vec![("id", string().into())], &["id"])),
+        )
+        .links(
+            201,
+            &[
+                ("GET", RECORD),
+                ("PATCH", RECORD),
+                ("DELETE", RECORD),
+                (
+                    "POST",
+                    "/v1/collections/{collection}/records/{id}/actions/{verb}",
+                ),
+            ],
+            &[
+                ("collection", "$request.path.collection"),
+                ("id", "$response.body#/id"),
+            ],
         )
         .errors(&[404, 409]),
         op(
@@ -227,6 +245,14 @@ pub(super) fn access() -> Vec<Op> {
             .ok(
                 201,
                 json("created", object(vec![("id", string().into())], &["id"])),
+            )
+            .links(
+                201,
+                &[
+                    ("PATCH", "/v1/users/{id}"),
+                    ("POST", "/v1/users/{id}/tokens"),
+                ],
+                &[("id", "$response.body#/id")],
             )
             .errors(&[409]),
         op("PATCH", "/v1/users/{id}", "change roles, disable")
