@@ -261,26 +261,7 @@ async fn verify_names_tampering() {
     }
     get(&srv, &vault.token, "/v1/audit/checkpoint").await;
     drop(srv);
-    let seg_dir = vault.data_dir().join("audit");
-    let seg = std::fs::read_dir(&seg_dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "seg"))
-        .unwrap();
-    let mut bytes = std::fs::read(&seg).unwrap();
-    let at = bytes.windows(9).position(|w| w == b"\"created\"").unwrap();
-    bytes[at + 1] = b'C';
-    // The index of the event we altered: the `{"index":N` before it.
-    let start = bytes[..at]
-        .windows(9)
-        .rposition(|w| w == b"{\"index\":")
-        .unwrap();
-    let digits: String = bytes[start + 9..]
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .map(|&b| b as char)
-        .collect();
-    std::fs::write(&seg, bytes).unwrap();
+    let digits = common::tamper_created_event(&vault.data_dir());
     let o = vault.run(&["audit", "verify"]);
     assert!(!o.status.success());
     let t = common::text(&o);

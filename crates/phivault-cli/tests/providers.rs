@@ -69,27 +69,12 @@ fn config(v: &Vault, toml: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pkcs11_provider_end_to_end() {
-    let (Ok(module), Ok(pin)) = (
-        std::env::var("PHIVAULT_TEST_PKCS11_MODULE"),
-        std::env::var("PHIVAULT_TEST_PKCS11_PIN"),
-    ) else {
-        assert!(
-            std::env::var("PHIVAULT_REQUIRE_HSM").as_deref() != Ok("1"),
-            "PHIVAULT_REQUIRE_HSM=1 but the SoftHSM2 token is not configured"
-        );
-        eprintln!("skipping PKCS#11 provider test: run `eval \"$(scripts/softhsm)\"`");
+    let label = format!("pv-cli-{}", std::process::id());
+    let Some((hsm, pin)) = common::softhsm_config(&label) else {
         return;
     };
-    let token =
-        std::env::var("PHIVAULT_TEST_PKCS11_TOKEN").unwrap_or_else(|_| "phivault-test".into());
     let v = Vault::init(Backend::Sqlite).await.unwrap();
-    let label = format!("pv-cli-{}", std::process::id());
-    config(
-        &v,
-        &format!(
-            "key_provider = \"pkcs11\"\npkcs11_module = \"{module}\"\npkcs11_token = \"{token}\"\npkcs11_key_label = \"{label}\"\n"
-        ),
-    );
+    config(&v, &hsm);
     let env = [("PHIVAULT_PKCS11_PIN", pin.as_str())];
     // Without the PIN the server refuses to start, naming what is missing.
     let no_pin = v.run(&["keys", "status"]);

@@ -226,3 +226,53 @@ pub const CANARY_STRINGS: &[&str] = &[
     "zebulon.canary",
     "CANARYNOTE",
 ];
+
+/// The SoftHSM2 token for PKCS#11 tests, as `config.toml` lines naming
+/// `label` as the key label, and its PIN; `None` to skip (failing instead
+/// when CI requires the HSM with `PHIVAULT_REQUIRE_HSM=1`).
+pub fn softhsm_config(label: &str) -> Option<(String, String)> {
+    let (Ok(module), Ok(pin)) = (
+        std::env::var("PHIVAULT_TEST_PKCS11_MODULE"),
+        std::env::var("PHIVAULT_TEST_PKCS11_PIN"),
+    ) else {
+        assert!(
+            std::env::var("PHIVAULT_REQUIRE_HSM").as_deref() != Ok("1"),
+            "PHIVAULT_REQUIRE_HSM=1 but the SoftHSM2 token is not configured"
+        );
+        eprintln!("skipping a PKCS#11 test: run `eval \"$(scripts/softhsm)\"`");
+        return None;
+    };
+    let token =
+        std::env::var("PHIVAULT_TEST_PKCS11_TOKEN").unwrap_or_else(|_| "phivault-test".into());
+    Some((
+        format!(
+            "key_provider = \"pkcs11\"\npkcs11_module = \"{module}\"\npkcs11_token = \"{token}\"\npkcs11_key_label = \"{label}\"\n"
+        ),
+        pin,
+    ))
+}
+
+/// Alters one byte of the first `created` event in the audit segment files
+/// of `data_dir`; returns that event's index.
+pub fn tamper_created_event(data_dir: &Path) -> String {
+    let seg = std::fs::read_dir(data_dir.join("audit"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "seg"))
+        .unwrap();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let at = bytes.windows(9).position(|w| w == b"\"created\"").unwrap();
+    bytes[at + 1] = b'C';
+    // The index of the event altered: the `{"index":N` before it.
+    let start = bytes[..at]
+        .windows(9)
+        .rposition(|w| w == b"{\"index\":")
+        .unwrap();
+    let index: String = bytes[start + 9..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .map(|&b| b as char)
+        .collect();
+    std::fs::write(&seg, bytes).unwrap();
+    index
+}

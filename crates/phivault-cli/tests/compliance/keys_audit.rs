@@ -128,24 +128,7 @@ async fn tampered_audit_segment_fails_naming_the_index() {
     }
     checkpoint(&srv, &v.token).await;
     drop(srv);
-    let seg = std::fs::read_dir(v.data_dir().join("audit"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "seg"))
-        .unwrap();
-    let mut bytes = std::fs::read(&seg).unwrap();
-    let at = bytes.windows(9).position(|w| w == b"\"created\"").unwrap();
-    bytes[at + 1] = b'C';
-    let start = bytes[..at]
-        .windows(9)
-        .rposition(|w| w == b"{\"index\":")
-        .unwrap();
-    let index: String = bytes[start + 9..]
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .map(|&b| b as char)
-        .collect();
-    std::fs::write(&seg, bytes).unwrap();
+    let index = common::tamper_created_event(&v.data_dir());
     let (ok, out) = check(&v, &[]);
     assert!(!ok);
     assert_line(
@@ -294,27 +277,12 @@ async fn outbox_left_undrained_warns() {
 /// fail, since the keyring then holds only the blind-index root.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_keyring_beside_an_hsm_warns() {
-    let (Ok(module), Ok(pin)) = (
-        std::env::var("PHIVAULT_TEST_PKCS11_MODULE"),
-        std::env::var("PHIVAULT_TEST_PKCS11_PIN"),
-    ) else {
-        assert!(
-            std::env::var("PHIVAULT_REQUIRE_HSM").as_deref() != Ok("1"),
-            "PHIVAULT_REQUIRE_HSM=1 but the SoftHSM2 token is not configured"
-        );
-        eprintln!("skipping the HSM compliance test: run `eval \"$(scripts/softhsm)\"`");
+    let label = format!("pv-comp-{}", std::process::id());
+    let Some((hsm, pin)) = common::softhsm_config(&label) else {
         return;
     };
-    let token =
-        std::env::var("PHIVAULT_TEST_PKCS11_TOKEN").unwrap_or_else(|_| "phivault-test".into());
     let v = Vault::init(Backend::Sqlite).await.unwrap();
-    let label = format!("pv-comp-{}", std::process::id());
-    config(
-        &v,
-        &format!(
-            "key_provider = \"pkcs11\"\npkcs11_module = \"{module}\"\npkcs11_token = \"{token}\"\npkcs11_key_label = \"{label}\"\n"
-        ),
-    );
+    config(&v, &hsm);
     let env = [("PHIVAULT_PKCS11_PIN", pin.as_str())];
     let srv = v.serve_env(&env);
     post(
