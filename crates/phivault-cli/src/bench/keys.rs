@@ -26,7 +26,7 @@ use crate::out;
 type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// Inserts `n` patients with real sealed fields; returns their ids.
-async fn load(
+pub(super) async fn load(
     store: &Arc<dyn Store>,
     keys: &Arc<dyn KeyProvider>,
     n: usize,
@@ -182,7 +182,7 @@ async fn drop_schema(url: &str) {
 
 /// Reads random records over HTTPS with `concurrency` clients until `stop`;
 /// returns the count.
-fn spawn_readers(
+pub(super) fn spawn_readers(
     url: String,
     token: String,
     cert: String,

@@ -3,11 +3,13 @@
 //! (a) pgcrypto `pgp_sym_encrypt` / `pgp_sym_decrypt`, search by decrypting;
 //! (b) plaintext PostgreSQL with ordinary indexes; (c) phivault storage on
 //! PostgreSQL; (d) phivault storage on SQLite; (e) in-process seal + open.
-//! (f) the audit trail: durable appends, verification, its cost on reads.
+//! (f) the audit trail: durable appends, verification, its cost on vault reads
+//! and on HTTPS API reads.
 //! (g) key rotation: `keys rotate` rewrap rate, and a large rotation beside
 //! a server under read load.
 //! PostgreSQL parts run when `--database` is given.
 
+mod api_cost;
 mod audit;
 mod data;
 mod keys;
@@ -43,6 +45,10 @@ pub struct BenchArgs {
     /// Reads per audit-cost measurement.
     #[arg(long, default_value_t = 40_000)]
     pub audit_reads: usize,
+    /// Seconds per side in each alternation of the API read-cost
+    /// comparison (three alternations per concurrency).
+    #[arg(long, default_value_t = 5)]
+    pub audit_api_window: u64,
     /// Run only (f), the audit trail.
     #[arg(long)]
     pub only_audit: bool,
@@ -79,6 +85,7 @@ pub async fn run(a: BenchArgs) -> CliResult {
         a.audit_reads,
     )
     .await?;
+    api_cost::run(5_000, 3, std::time::Duration::from_secs(a.audit_api_window)).await?;
     if a.only_audit {
         return Ok(());
     }
