@@ -15,6 +15,7 @@
 //! per block of lines for the scanner when that gives the same matches
 //! ([`patterns`]).
 
+mod classify;
 mod date;
 mod lexicon;
 mod net;
