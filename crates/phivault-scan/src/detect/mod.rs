@@ -15,7 +15,6 @@
 //! per block of lines for the scanner when that gives the same matches
 //! ([`patterns`]).
 
-mod classify;
 mod date;
 mod lexicon;
 mod net;
