@@ -228,10 +228,15 @@ async fn physician_session(url: &str, cert: &str, admin: &str) -> BenchResult<St
         serde_json::json!({}),
     )
     .await?;
-    let api = api["token"].as_str().ok_or("setup: no token")?.to_owned();
+    let api = api
+        .get("token")
+        .and_then(|t| t.as_str())
+        .ok_or("setup: no token")?
+        .to_owned();
     let session = call(Method::POST, "/v1/sessions", &api, serde_json::json!({})).await?;
-    Ok(session["token"]
-        .as_str()
+    Ok(session
+        .get("token")
+        .and_then(|t| t.as_str())
         .ok_or("setup: no session token")?
         .to_owned())
 }
