@@ -268,27 +268,17 @@ async fn serve(vault: Vault, config: &Arc<Config>) -> BenchResult<Served> {
 }
 
 /// User + system CPU seconds of this process's server runtime threads
-/// (Linux `/proc/self/task/*/stat`, ticks of 1/100 s); 0 elsewhere.
+/// (Linux `/proc/self/task/*/stat`); 0 elsewhere.
 fn server_cpu() -> f64 {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return 0.0;
     };
-    let mut ticks = 0.0;
-    for t in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
-            continue;
-        };
-        // `pid (comm) state ...`: utime and stime are the 12th and 13th
-        // fields after the parenthesized name.
-        let Some((head, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        if !head.ends_with(&format!("({SERVER_THREADS}")) {
-            continue;
-        }
-        let mut f = rest.split_whitespace().skip(11);
-        let mut next = || f.next().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        ticks += next() + next();
-    }
-    ticks / 100.0
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
+        .map(|stat| match super::audit::stat_cpu(&stat) {
+            (SERVER_THREADS, secs) => secs,
+            _ => 0.0,
+        })
+        .sum()
 }

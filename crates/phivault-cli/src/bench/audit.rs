@@ -247,15 +247,19 @@ fn trail_cpu_per_event(n: u64) -> f64 {
 }
 
 /// This process's user + system CPU time in seconds (Linux
-/// `/proc/self/stat`, clock ticks of 1/100 s); 0 elsewhere.
+/// `/proc/self/stat`); 0 elsewhere.
 fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // Fields after the parenthesized command name; utime and stime are the
-    // 14th and 15th fields of the line.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    std::fs::read_to_string("/proc/self/stat").map_or(0.0, |s| stat_cpu(&s).1)
+}
+
+/// The command name and user + system CPU seconds of one `stat` line of
+/// `/proc` (clock ticks of 1/100 s).
+pub fn stat_cpu(stat: &str) -> (&str, f64) {
+    // `pid (comm) state ...`: utime and stime are the 12th and 13th fields
+    // after the parenthesized name.
+    let (head, rest) = stat.rsplit_once(')').unwrap_or(("", ""));
+    let comm = head.split_once('(').map_or("", |(_, c)| c);
     let mut f = rest.split_whitespace().skip(11);
     let ticks = |s: Option<&str>| s.and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(f.next()) + ticks(f.next())) / 100.0
+    (comm, (ticks(f.next()) + ticks(f.next())) / 100.0)
 }
