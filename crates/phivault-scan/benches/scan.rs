@@ -7,16 +7,9 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use phivault_scan::{Detectors, Kind, ScanOptions, Scrubber};
 
-const CORPUS: &str = include_str!("../tests/corpus/corpus.jsonl");
-
 /// The corpus log lines (without their labels), repeated to ~8 MB.
 fn input() -> Vec<u8> {
-    let mut lines = Vec::new();
-    for raw in CORPUS.lines() {
-        let v: serde_json::Value = serde_json::from_str(raw).unwrap();
-        lines.extend_from_slice(v["line"].as_str().unwrap().as_bytes());
-        lines.push(b'\n');
-    }
+    let lines = phivault_scan::corpus::log_text().unwrap();
     let mut out = Vec::with_capacity(9 << 20);
     while out.len() < 8 << 20 {
         out.extend_from_slice(&lines);

@@ -23,16 +23,8 @@ use phivault_scan::{Detectors, Kind, ScanOptions, Scrubber};
 #[path = "support/scandump.rs"]
 mod scandump;
 
-const CORPUS: &str = include_str!("../tests/corpus/corpus.jsonl");
-
 fn input() -> Vec<u8> {
-    let mut lines = Vec::new();
-    for raw in CORPUS.lines() {
-        let v: serde_json::Value = serde_json::from_str(raw).unwrap();
-        lines.extend_from_slice(v["line"].as_str().unwrap().as_bytes());
-        lines.push(b'\n');
-    }
-    lines
+    phivault_scan::corpus::log_text().unwrap()
 }
 
 fn main() {
@@ -57,6 +49,10 @@ fn main() {
     }
     if mode == "scandump" {
         scandump::run(&data, &opts);
+        return;
+    }
+    if mode == "knowndump" {
+        known_dump(&data);
         return;
     }
     // Warm the lazily built word lists outside the measured iterations.
@@ -91,6 +87,27 @@ fn main() {
         data.len(),
         black_box(n)
     );
+}
+
+/// Known-value findings on the corpus and its mutations, with every
+/// labelled identifier of the corpus (and its first token) as a known value.
+fn known_dump(data: &[u8]) {
+    let lines = phivault_scan::corpus::lines().unwrap();
+    let mut values = Vec::new();
+    for l in &lines {
+        for lb in &l.labels {
+            let v = &l.line[lb.start..lb.end];
+            values.push(v.to_owned());
+            if let Some((first, _)) = v.split_once(' ') {
+                values.push(first.to_owned());
+            }
+        }
+    }
+    let kv = phivault_scan::KnownValues::from_values(values.iter().map(String::as_str)).unwrap();
+    let d = Detectors::new()
+        .with_kinds(phivault_scan::KindSet::none().with(Kind::Known))
+        .with_known(std::sync::Arc::new(kv));
+    dump(&d, data);
 }
 
 /// Corpus lines plus spliced and byte-mutated variants (deterministic).

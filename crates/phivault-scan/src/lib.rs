@@ -14,6 +14,7 @@
 //! [`Baseline::load`]/[`Baseline::write`].
 
 pub mod baseline;
+pub mod corpus;
 pub mod deid;
 pub mod detect;
 pub mod input;

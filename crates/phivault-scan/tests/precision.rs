@@ -16,9 +16,7 @@ mod generator;
 
 use std::collections::BTreeMap;
 
-use phivault_scan::{Detectors, Kind};
-
-const CORPUS: &str = include_str!("corpus/corpus.jsonl");
+use phivault_scan::{Detectors, Kind, corpus};
 const LINES: usize = 4000;
 
 fn detectors() -> Detectors {
@@ -43,90 +41,37 @@ fn corpus_is_current() {
         return;
     }
     assert!(
-        fresh == CORPUS,
+        fresh == corpus::JSONL,
         "corpus.jsonl is stale: regenerate it (see module docs)"
     );
 }
 
-#[derive(Default, Clone, Copy)]
-struct Counts {
-    tp: u64,
-    fp: u64,
-    fn_: u64,
-}
-
-fn overlap(a: (usize, usize), b: (usize, usize)) -> bool {
-    a.0 < b.1 && b.0 < a.1
-}
-
 #[test]
 fn precision_recall() {
-    let d = detectors();
-    let mut counts: BTreeMap<String, Counts> = BTreeMap::new();
-    let mut found = Vec::new();
-    let mut examples: Vec<String> = Vec::new();
-    let mut lines = 0;
-    for raw in CORPUS.lines() {
-        lines += 1;
-        let v: serde_json::Value = serde_json::from_str(raw).unwrap();
-        let line = v["line"].as_str().unwrap();
-        let labels: Vec<(String, usize, usize)> = v["labels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| {
-                (
-                    l["kind"].as_str().unwrap().to_owned(),
-                    l["start"].as_u64().unwrap() as usize,
-                    l["end"].as_u64().unwrap() as usize,
-                )
-            })
-            .collect();
-        d.detect(line.as_bytes(), &mut found);
-        for f in &found {
-            let k = f.kind.as_str().to_owned();
-            let hit = labels
-                .iter()
-                .any(|(lk, s, e)| *lk == k && overlap((*s, *e), (f.start, f.end)));
-            let c = counts.entry(k.clone()).or_default();
-            if hit {
-                c.tp += 1;
-            } else {
-                c.fp += 1;
-                if examples.len() < 40 {
-                    examples.push(format!("FP {k}: {:?} in {line}", &line[f.start..f.end]));
-                }
-            }
-        }
-        for (lk, s, e) in &labels {
-            let hit = found
-                .iter()
-                .any(|f| f.kind.as_str() == lk && overlap((*s, *e), (f.start, f.end)));
-            if !hit {
-                counts.entry(lk.clone()).or_default().fn_ += 1;
-                if examples.len() < 40 {
-                    examples.push(format!("FN {lk}: {:?} in {line}", &line[*s..*e]));
-                }
-            }
-        }
-    }
-    assert_eq!(lines, LINES);
+    let corpus = corpus::lines().unwrap();
+    assert_eq!(corpus.len(), LINES);
+    let ev = corpus::evaluate(&detectors(), &corpus);
     println!(
         "\n{:<8} {:>6} {:>5} {:>5} {:>9} {:>7}",
         "kind", "tp", "fp", "fn", "precision", "recall"
     );
     let mut table = BTreeMap::new();
-    for (k, c) in &counts {
-        let p = c.tp as f64 / (c.tp + c.fp).max(1) as f64;
-        let r = c.tp as f64 / (c.tp + c.fn_).max(1) as f64;
+    for (k, c) in &ev.scores {
+        let (p, r) = (c.precision(), c.recall());
         println!(
             "{k:<8} {:>6} {:>5} {:>5} {p:>9.3} {r:>7.3}",
-            c.tp, c.fp, c.fn_
+            c.true_positives, c.false_positives, c.false_negatives
         );
         table.insert(k.clone(), (p, r));
     }
-    for e in &examples {
-        println!("{e}");
+    for m in &ev.misses {
+        let line = &corpus[m.line].line;
+        let what = if m.false_positive { "FP" } else { "FN" };
+        println!(
+            "{what} {}: {:?} in {line}",
+            m.kind,
+            &line[m.span.0..m.span.1]
+        );
     }
     for k in ["ssn", "email", "phone", "card"] {
         let (p, r) = table[k];

@@ -50,6 +50,10 @@ pub trait AccessStore: Send + Sync {
     /// Is `user` on the care team of `patient_id`?
     async fn on_care_team(&self, patient_id: &str, user: &str) -> Result<bool, StoreError>;
 
+    /// [`Self::on_care_team`] for many `(patient_id, user)` pairs in one
+    /// round trip (the breach detector's batches); answers in pair order.
+    async fn on_care_teams(&self, pairs: Vec<(String, String)>) -> Result<Vec<bool>, StoreError>;
+
     /// Stores a break-glass grant.
     async fn insert_break_glass(&self, grant: BreakGlassRow) -> Result<(), StoreError>;
 

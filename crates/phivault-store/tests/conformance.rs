@@ -303,6 +303,20 @@ async fn access_suite(s: Arc<dyn Store>) {
     assert!(!s.on_care_team(p, "a").await.unwrap());
     assert!(s.on_care_team(p, "b").await.unwrap());
     assert!(!s.on_care_team("other", "b").await.unwrap());
+    // The batched form answers each pair, in order, duplicates included.
+    let pair = |p: &str, u: &str| (p.to_owned(), u.to_owned());
+    assert_eq!(
+        s.on_care_teams(vec![
+            pair(p, "a"),
+            pair(p, "b"),
+            pair("other", "b"),
+            pair(p, "b")
+        ])
+        .await
+        .unwrap(),
+        [false, true, false, true]
+    );
+    assert!(s.on_care_teams(vec![]).await.unwrap().is_empty());
 
     // Break-glass grants lapse.
     let g = BreakGlassRow {

@@ -7,6 +7,8 @@
 //! and on HTTPS API reads.
 //! (g) key rotation: `keys rotate` rewrap rate, and a large rotation beside
 //! a server under read load.
+//! (h) the log scanner: `scan-logs` throughput on one core, precision and
+//! recall on the labelled corpus.
 //! PostgreSQL parts run when `--database` is given.
 
 mod api_cost;
@@ -14,6 +16,7 @@ mod audit;
 mod data;
 mod keys;
 pub mod pg;
+mod scan;
 mod stats;
 mod vault;
 
@@ -55,6 +58,12 @@ pub struct BenchArgs {
     /// Run only (g), key rotation.
     #[arg(long)]
     pub only_keys: bool,
+    /// Run only (h), the log scanner.
+    #[arg(long)]
+    pub only_scan: bool,
+    /// MiB of log lines per scanner measurement.
+    #[arg(long, default_value_t = 256)]
+    pub scan_mib: usize,
     /// DEKs per backend for the `keys rotate` rewrap rate.
     #[arg(long, default_value_t = 100_000)]
     pub rewrap_deks: usize,
@@ -70,6 +79,9 @@ pub struct BenchArgs {
 pub async fn run(a: BenchArgs) -> CliResult {
     if a.only_keys {
         return run_keys(&a).await;
+    }
+    if a.only_scan {
+        return run_scan(&a).await;
     }
     let patients = data::patients(a.n);
     out::line(format_args!(
@@ -108,7 +120,15 @@ pub async fn run(a: BenchArgs) -> CliResult {
     out::line("running (d) phivault on SQLite…");
     rows.extend(vault::backend(vault::Target::Sqlite, &patients, a.samples).await?);
     stats::print(&rows);
-    run_keys(&a).await
+    run_keys(&a).await?;
+    run_scan(&a).await
+}
+
+async fn run_scan(a: &BenchArgs) -> CliResult {
+    out::line("running (h) log scanner…");
+    let mib = a.scan_mib;
+    tokio::task::spawn_blocking(move || scan::run(mib, 3)).await??;
+    Ok(())
 }
 
 async fn run_keys(a: &BenchArgs) -> CliResult {

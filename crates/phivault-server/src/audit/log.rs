@@ -185,6 +185,7 @@ impl AuditLog {
                     last_note: None,
                     size_tx,
                     tap: Arc::clone(&tap),
+                    tap_drops: DropLog::default(),
                 },
             ));
         }
@@ -337,6 +338,32 @@ struct Writer {
     last_note: Option<String>,
     size_tx: watch::Sender<u64>,
     tap: Tap,
+    tap_drops: DropLog,
+}
+
+/// Batches the live tap dropped: counted in a metric at once, logged at
+/// most once per [`DropLog::EVERY`] with the number dropped since.
+#[derive(Default)]
+struct DropLog {
+    since_logged: u64,
+    logged_at: Option<Instant>,
+}
+
+impl DropLog {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+    fn dropped(&mut self, events: u64) {
+        crate::metrics::count_tap_dropped(events);
+        self.since_logged += events;
+        if self.logged_at.is_none_or(|t| t.elapsed() >= Self::EVERY) {
+            tracing::error!(
+                events = self.since_logged,
+                "breach detection is behind: committed audit events were not analysed"
+            );
+            self.since_logged = 0;
+            self.logged_at = Some(Instant::now());
+        }
+    }
 }
 
 async fn writer(mut rx: mpsc::Receiver<Msg>, mut w: Writer) {
@@ -429,9 +456,13 @@ impl Writer {
                 }
                 if let Some(tap) = self.tap.get()
                     && !events.is_empty()
-                    && tap.try_send(events).is_err()
+                    && let Err(e) = tap.try_send(events)
                 {
-                    tracing::error!("audit tap is behind: a batch of events was not analysed");
+                    let n = match &e {
+                        mpsc::error::TrySendError::Full(v)
+                        | mpsc::error::TrySendError::Closed(v) => v.len(),
+                    };
+                    self.tap_drops.dropped(n as u64);
                 }
             }
             Err(e) => {

@@ -5,6 +5,7 @@
 //! alert hook, one queued webhook delivery per destination, and, at or above
 //! `auto_isolate_at`, a lockdown of the user (`lockdown_applied`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use phivault_audit::{Event, Outcome};
@@ -62,12 +63,13 @@ pub async fn run(r: Responder, mut rx: mpsc::Receiver<Vec<Event>>) {
             tracing::warn!("detector time ran ahead of the clock; its windows start afresh");
             detector = Detector::new(r.breach.config().rules.clone());
         }
-        for e in batch {
-            if OWN.contains(&e.action.as_str()) {
-                continue;
-            }
-            let facts = facts(&r.breach, &e).await;
-            for f in detector.observe(&e, &facts) {
+        let batch: Vec<Event> = batch
+            .into_iter()
+            .filter(|e| !OWN.contains(&e.action.as_str()))
+            .collect();
+        let facts = facts(&r.breach, &batch).await;
+        for (e, facts) in batch.iter().zip(facts) {
+            for f in detector.observe(e, &facts) {
                 respond(&r, f).await;
             }
         }
@@ -79,20 +81,43 @@ pub async fn run(r: Responder, mut rx: mpsc::Receiver<Vec<Event>>) {
     }
 }
 
-async fn facts(b: &Breach, e: &Event) -> Facts {
-    let Some(p) = e.patient_id.as_deref() else {
-        return Facts::default();
-    };
-    let on_care_team = if e.outcome == Outcome::Success && e.is_disclosure() {
-        b.store().on_care_team(p, &e.user).await.ok()
+/// The facts of each event of a batch. Care-team membership is looked up
+/// for successful disclosures only, all in one store round trip (one per
+/// event fell behind the read rate under load); a failed lookup leaves it
+/// unknown, as the rules expect.
+async fn facts(b: &Breach, batch: &[Event]) -> Vec<Facts> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut slot: HashMap<(&str, &str), usize> = HashMap::new();
+    let asks: Vec<Option<usize>> = batch
+        .iter()
+        .map(|e| {
+            let p = e.patient_id.as_deref()?;
+            if !(e.outcome == Outcome::Success && e.is_disclosure()) {
+                return None;
+            }
+            Some(*slot.entry((p, e.user.as_str())).or_insert_with(|| {
+                pairs.push((p.to_owned(), e.user.clone()));
+                pairs.len() - 1
+            }))
+        })
+        .collect();
+    let teams = if pairs.is_empty() {
+        Vec::new()
     } else {
-        None
+        b.store().on_care_teams(pairs).await.unwrap_or_default()
     };
-    Facts {
-        honey: b.is_honey(p),
-        flag: b.flag(p),
-        on_care_team,
-    }
+    batch
+        .iter()
+        .zip(asks)
+        .map(|(e, ask)| match e.patient_id.as_deref() {
+            None => Facts::default(),
+            Some(p) => Facts {
+                honey: b.is_honey(p),
+                flag: b.flag(p),
+                on_care_team: ask.and_then(|i| teams.get(i).copied()),
+            },
+        })
+        .collect()
 }
 
 /// Records, raises, queues and (when the finding asks) isolates.

@@ -22,6 +22,7 @@ static RATE_LIMITED: Counters = Counters::new();
 static AUDIT_APPEND: Histograms = Histograms::new();
 static AUDIT_FAILURES: Counters = Counters::new();
 static ALERTS: Counters = Counters::new();
+static TAP_DROPPED: Counters = Counters::new();
 
 /// One answered request: route template, method, status, latency.
 pub fn observe_request(route: &str, method: &str, status: u16, took: Duration) {
@@ -63,6 +64,13 @@ pub fn count_alert(kind: &str) {
     ALERTS.inc(&[("kind", kind)]);
 }
 
+/// Committed audit events the breach detector did not get to analyse (its
+/// queue was full). They are durable in the trail; only live detection
+/// missed them.
+pub fn count_tap_dropped(events: u64) {
+    TAP_DROPPED.add(&[], events);
+}
+
 /// Registers the log scrubber whose redaction count is exported.
 pub fn set_log_redactions(s: Arc<Scrubber>) {
     let _ = LOG_SCRUBBER.set(s);
@@ -79,7 +87,7 @@ enum Family {
 }
 
 /// The recorded families: name, help, series.
-const FAMILIES: [(&str, &str, Family); 9] = [
+const FAMILIES: [(&str, &str, Family); 10] = [
     (
         "phivault_http_requests_total",
         "requests answered, by route template, method and status",
@@ -124,6 +132,11 @@ const FAMILIES: [(&str, &str, Family); 9] = [
         "phivault_alerts_total",
         "security alerts raised, by kind or detection rule",
         Family::Counters(&ALERTS),
+    ),
+    (
+        "phivault_breach_unanalysed_events_total",
+        "audit events the breach detector skipped because it fell behind (they are in the trail)",
+        Family::Counters(&TAP_DROPPED),
     ),
 ];
 

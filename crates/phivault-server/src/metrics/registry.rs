@@ -30,12 +30,17 @@ impl Counters {
 
     /// Adds one to the series with these labels.
     pub fn inc(&self, labels: &[(&str, &str)]) {
+        self.add(labels, 1);
+    }
+
+    /// Adds `n` to the series with these labels.
+    pub fn add(&self, labels: &[(&str, &str)], n: u64) {
         let key = label_text(labels);
         if let Ok(mut m) = self.0.lock() {
             if m.len() >= MAX_SERIES && !m.contains_key(&key) {
                 return;
             }
-            *m.entry(key).or_insert(0) += 1;
+            *m.entry(key).or_insert(0) += n;
         }
     }
 

@@ -210,6 +210,21 @@ impl AccessStore for PgStore {
         Ok(c.query_opt(&st, &[&patient_id, &user]).await?.is_some())
     }
 
+    async fn on_care_teams(&self, pairs: Vec<(String, String)>) -> Result<Vec<bool>, StoreError> {
+        let (patients, users): (Vec<String>, Vec<String>) = pairs.into_iter().unzip();
+        let c = self.pool.get().await?;
+        let st = c
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM care_team t WHERE t.patient_id = q.p AND t.user_id = q.u)
+                 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(p, u, n) ORDER BY q.n",
+            )
+            .await?;
+        let rows = c.query(&st, &[&patients, &users]).await?;
+        rows.iter()
+            .map(|r| r.try_get::<_, bool>(0).map_err(StoreError::from))
+            .collect()
+    }
+
     async fn insert_break_glass(&self, g: BreakGlassRow) -> Result<(), StoreError> {
         let c = self.pool.get().await?;
         c.execute(

@@ -259,6 +259,23 @@ impl AccessStore for SqliteStore {
         .await
     }
 
+    async fn on_care_teams(&self, pairs: Vec<(String, String)>) -> Result<Vec<bool>, StoreError> {
+        self.read(move |c| {
+            let mut st =
+                c.prepare_cached("SELECT 1 FROM care_team WHERE patient_id = ?1 AND user_id = ?2")?;
+            let mut out = Vec::with_capacity(pairs.len());
+            for (p, u) in &pairs {
+                out.push(
+                    st.query_row(params![p, u], |_| Ok(()))
+                        .optional()?
+                        .is_some(),
+                );
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn insert_break_glass(&self, g: BreakGlassRow) -> Result<(), StoreError> {
         self.exec(move |c| {
             c.prepare_cached(

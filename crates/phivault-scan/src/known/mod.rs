@@ -6,23 +6,32 @@
 //! a 64-bit SipHash (std `RandomState`) used as a prefilter, and an
 //! HMAC-SHA256 tag that confirms a match. The plaintext is zeroized right
 //! after hashing and never stored; neither hash is reproducible outside this
-//! process. At scan time only windows of whole tokens whose byte length
-//! equals the length of some known value are hashed.
+//! process. At scan time a line's tokens are first tested against a keyed
+//! bitmap of the values' first tokens (foldhash over the token's length and
+//! its first and last eight bytes, lowercased; a prefilter only), and only
+//! windows that begin with such a token and whose byte length equals the
+//! length of some known value are hashed.
+
+mod scan;
 
 use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
 use std::io::Read;
 
 use aws_lc_rs::hmac;
+use foldhash::fast::RandomState as TokenHasher;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::detect::{Finding, alnum, at};
+use crate::detect::{Finding, alnum};
 use crate::kind::Kind;
 
 /// Longest accepted value, in bytes.
 pub const MAX_VALUE_LEN: usize = 255;
 /// Most tokens (alphanumeric runs) in one value.
 const MAX_TOKENS: usize = 8;
+/// Bits of the first-token bitmap: 64 per distinct first token, within
+/// these bounds (the largest is 16 MiB).
+const FIRST_BITS: (usize, usize) = (1 << 12, 1 << 27);
 
 /// Loading known values failed.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +59,13 @@ pub struct KnownValues {
     tags: HashSet<[u8; 32]>,
     lengths: [u64; 4],
     max_tokens: usize,
+    /// Keyed hashes of the values' first tokens, and their lengths.
+    first: TokenHasher,
+    firsts: HashSet<u64>,
+    first_lengths: [u64; 4],
+    /// `firsts` as a bitmap indexed by a hash's top bits (built by `finish`).
+    first_bits: Vec<u64>,
+    first_shift: u32,
 }
 
 impl std::fmt::Debug for KnownValues {
@@ -85,7 +101,28 @@ impl KnownValues {
             tags: HashSet::new(),
             lengths: [0; 4],
             max_tokens: 0,
+            first: TokenHasher::default(),
+            firsts: HashSet::new(),
+            first_lengths: [0; 4],
+            first_bits: Vec::new(),
+            first_shift: 63,
         })
+    }
+
+    /// Builds the first-token bitmap once every value is in.
+    fn finish(mut self) -> Self {
+        let bits = (self.firsts.len() * 64)
+            .next_power_of_two()
+            .clamp(FIRST_BITS.0, FIRST_BITS.1);
+        self.first_shift = 64 - bits.trailing_zeros();
+        self.first_bits = vec![0; bits / 64];
+        for &h in &self.firsts {
+            let b = (h >> self.first_shift) as usize;
+            if let Some(w) = self.first_bits.get_mut(b / 64) {
+                *w |= 1 << (b % 64);
+            }
+        }
+        self
     }
 
     /// Reads one value per line (`#` comments and blank lines skipped). The
@@ -107,7 +144,7 @@ impl KnownValues {
             kv.insert(t)
                 .map_err(|()| KnownValuesError::TooLong { line: i + 1 })?;
         }
-        Ok(kv)
+        Ok(kv.finish())
     }
 
     /// Hashes values held by the caller (used by de-identification for a
@@ -120,7 +157,7 @@ impl KnownValues {
         for v in values {
             let _ = kv.insert(v.as_bytes().trim_ascii());
         }
-        Ok(kv)
+        Ok(kv.finish())
     }
 
     /// Number of distinct values.
@@ -152,17 +189,35 @@ impl KnownValues {
         low.zeroize();
         self.prefilter.insert(pre);
         self.tags.insert(tag);
-        if let Some(w) = self.lengths.get_mut(v.len() / 64) {
-            *w |= 1 << (v.len() % 64);
-        }
+        add_length(&mut self.lengths, v.len());
+        let first = v.iter().position(|&b| !alnum(b)).unwrap_or(v.len());
+        let h = self.first_hash(v, 0, first);
+        self.firsts.insert(h);
+        add_length(&mut self.first_lengths, first);
         self.max_tokens = self.max_tokens.max(nt);
         Ok(())
     }
 
-    fn len_known(&self, n: usize) -> bool {
-        self.lengths
-            .get(n / 64)
-            .is_some_and(|w| w & (1 << (n % 64)) != 0)
+    /// The prefilter hash of the token `l[s..e]` (an alphanumeric run, so
+    /// OR-ing 0x20 into every byte lowercases it): its length and its first
+    /// and last eight bytes (tokens longer than 16 bytes are hashed by their
+    /// ends only; the window check is exact).
+    fn first_hash(&self, l: &[u8], s: usize, e: usize) -> u64 {
+        const LOWER: u64 = 0x2020_2020_2020_2020;
+        let (head, tail) = scan::ends(l, s, e);
+        self.first.hash_one((e - s, head | LOWER, tail | LOWER))
+    }
+
+    /// Can a known value begin with the token `l[s..e]`?
+    #[inline]
+    fn may_begin(&self, l: &[u8], s: usize, e: usize) -> bool {
+        if !has_length(&self.first_lengths, e - s) {
+            return false;
+        }
+        let b = (self.first_hash(l, s, e) >> self.first_shift) as usize;
+        self.first_bits
+            .get(b / 64)
+            .is_some_and(|w| w & (1 << (b % 64)) != 0)
     }
 
     fn matches(&self, w: &[u8]) -> bool {
@@ -191,42 +246,34 @@ impl KnownValues {
         if self.tags.is_empty() {
             return;
         }
-        let mut starts = [0usize; MAX_TOKENS];
-        let mut count = 0usize;
-        let mut i = 0;
-        let n = l.len();
-        while i < n {
-            if !alnum(at(l, i)) {
-                i += 1;
-                continue;
-            }
-            let s = i;
-            while i < n && alnum(at(l, i)) {
-                i += 1;
-            }
-            // Ring of the last token starts.
-            if let Some(slot) = starts.get_mut(count % MAX_TOKENS) {
-                *slot = s;
-            }
-            count += 1;
-            let back = count.min(self.max_tokens);
-            for k in 0..back {
-                let idx = (count - 1 - k) % MAX_TOKENS;
-                let Some(&ws) = starts.get(idx) else { continue };
-                let len = i - ws;
+        let mut ring = scan::Ring::default();
+        scan::tokens(l, |s, e| {
+            ring.push(self.may_begin(l, s, e).then_some(s));
+            for ws in ring.live(self.max_tokens) {
+                let len = e - ws;
                 if len <= MAX_VALUE_LEN
-                    && self.len_known(len)
-                    && self.matches(l.get(ws..i).unwrap_or_default())
+                    && has_length(&self.lengths, len)
+                    && self.matches(l.get(ws..e).unwrap_or_default())
                 {
                     out.push(Finding {
                         kind: Kind::Known,
                         start: ws,
-                        end: i,
+                        end: e,
                     });
                 }
             }
-        }
+        });
     }
+}
+
+fn add_length(set: &mut [u64; 4], n: usize) {
+    if let Some(w) = set.get_mut(n / 64) {
+        *w |= 1 << (n % 64);
+    }
+}
+
+fn has_length(set: &[u64; 4], n: usize) -> bool {
+    set.get(n / 64).is_some_and(|w| w & (1 << (n % 64)) != 0)
 }
 
 #[cfg(test)]
@@ -246,5 +293,49 @@ mod tests {
         let got: Vec<&[u8]> = out.iter().map(|f| &line[f.start..f.end]).collect();
         assert_eq!(got, vec![&b"jane doe"[..], b"mrn00042", b"123-45-6789"]);
         assert!(!format!("{kv:?}").contains("doe"));
+    }
+
+    #[test]
+    fn first_token_prefilter_keeps_every_match() {
+        // Long first tokens (hashed by their ends), shared first tokens,
+        // values that are a prefix of others, and many values (a bitmap
+        // larger than the minimum).
+        let mut values: Vec<String> = (0..3000)
+            .map(|i| match i % 4 {
+                0 => format!("Patient{i} Example"),
+                1 => format!("averyveryverylongfirsttoken{i}-x"),
+                2 => format!("{i}@Example.test"),
+                _ => format!("Patient{} Example Jr", i - 3),
+            })
+            .collect();
+        values.push("shared one".into());
+        values.push("shared two three".into());
+        let kv = KnownValues::from_values(values.iter().map(String::as_str)).unwrap();
+        assert_eq!(kv.len(), values.len());
+        let mut out = Vec::new();
+        for v in &values {
+            let line = format!(
+                "x={} y=patient1 averyveryverylongfirsttoken9-y",
+                v.to_uppercase()
+            );
+            out.clear();
+            kv.find(line.as_bytes(), &mut out);
+            let got: Vec<&str> = out.iter().map(|f| &line[f.start..f.end]).collect();
+            assert!(
+                got.iter().any(|g| g.eq_ignore_ascii_case(v)),
+                "{v} not found in {line}: {got:?}"
+            );
+            assert!(
+                got.iter()
+                    .all(|g| values.iter().any(|v| g.eq_ignore_ascii_case(v))),
+                "{line}: {got:?}"
+            );
+        }
+        out.clear();
+        kv.find(
+            b"shared two patient1 averyveryverylongfirsttoken1-y",
+            &mut out,
+        );
+        assert!(out.is_empty(), "near misses are not matches");
     }
 }
