@@ -39,6 +39,20 @@ fn main() {
         .unwrap()
         .with_pattern(Kind::Account, r"\bACCT-\d{8}\b")
         .unwrap();
+    let configured = if mode == "scanknown" {
+        // As `phivault bench --only-scan`: 1,000 values none of which occurs.
+        let values: Vec<String> = (0..1_000u32)
+            .map(|i| match i % 3 {
+                0 => format!("Canary{i} Patient{i}"),
+                1 => format!("9{:02}-{:02}-{:04}", i % 100, i % 97, i),
+                _ => format!("canary{i}@example.test"),
+            })
+            .collect();
+        let kv = phivault_scan::KnownValues::from_values(values.iter().map(String::as_str));
+        configured.with_known(std::sync::Arc::new(kv.unwrap()))
+    } else {
+        configured
+    };
     let opts = ScanOptions {
         detectors: std::sync::Arc::new(configured),
         ..ScanOptions::default()
@@ -58,7 +72,7 @@ fn main() {
     // Warm the lazily built word lists outside the measured iterations.
     let mut found = Vec::new();
     builtin.detect(b"Maria Garcia", &mut found);
-    if mode == "scanwarm" {
+    if mode == "scanwarm" || mode == "scanknown" {
         let mut sink = std::io::sink();
         phivault_scan::scan_reader("bench", &data[..], &opts, &mut sink).unwrap();
     }
@@ -67,7 +81,7 @@ fn main() {
     for _ in 0..iters {
         match mode.as_str() {
             "scrub" => n += scrubber.scrub(text).len(),
-            "scan" | "scanwarm" => {
+            "scan" | "scanwarm" | "scanknown" => {
                 let mut sink = std::io::sink();
                 let s = phivault_scan::scan_reader("bench", &data[..], &opts, &mut sink).unwrap();
                 n += s.findings as usize;

@@ -525,3 +525,55 @@ fn crlf_long_lines_and_invalid_utf8() {
     assert!(text.contains("big.log:2:3145730 email a***@b.io"), "{text}");
     assert!(text.contains("big.log:3:10 phone ***-***-0123"), "{text}");
 }
+
+/// Large gzip files are inflated on a thread of their own: the report is
+/// the plain file's, line for line, across many blocks and two gzip
+/// members; a stream corrupt after many blocks keeps what came before.
+#[test]
+fn large_gzip_files_report_like_the_plain_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..60_000 {
+        if i % 7_919 == 0 {
+            text.push_str(&format!("{i} call (617) 555-0{:03} now\n", i % 1000));
+        } else {
+            text.push_str(&format!("{i} request ok took {}ms\n", i % 97));
+        }
+    }
+    let plain = dir.path().join("a.log");
+    std::fs::write(&plain, &text).unwrap();
+    let (first, second) = text.split_at(text.len() / 2);
+    let gz = dir.path().join("a.log.gz");
+    let mut f = std::fs::File::create(&gz).unwrap();
+    for part in [first, second] {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(part.as_bytes()).unwrap();
+        f.write_all(&enc.finish().unwrap()).unwrap();
+    }
+    drop(f);
+    let opts = ScanOptions::default();
+    let report = |p: &PathBuf| {
+        let mut out = Vec::new();
+        let s = scan_paths(std::slice::from_ref(p), &opts, &mut out).unwrap();
+        (s, String::from_utf8(out).unwrap())
+    };
+    let (ps, pt) = report(&plain);
+    let (gs, gt) = report(&gz);
+    assert!(text.len() > 16 * 64 << 10, "spans many blocks");
+    assert_eq!(
+        (gs.findings, gs.lines, gs.bytes),
+        (ps.findings, ps.lines, ps.bytes)
+    );
+    assert_eq!(ps.findings, 8);
+    assert_eq!(gt.replace("a.log.gz", "a.log"), pt);
+    assert!(pt.contains("a.log:55434:"), "{pt}");
+
+    // Cut the second member short: the first member's findings stay and
+    // the file is reported unreadable.
+    let bytes = std::fs::read(&gz).unwrap();
+    let cut = dir.path().join("cut.log.gz");
+    std::fs::write(&cut, &bytes[..bytes.len() * 3 / 4]).unwrap();
+    let (cs, _) = report(&cut);
+    assert_eq!(cs.errors.len(), 1);
+    assert!(cs.findings >= 4 && cs.findings < 8, "{}", cs.findings);
+}

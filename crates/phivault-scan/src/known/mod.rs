@@ -202,6 +202,7 @@ impl KnownValues {
     /// OR-ing 0x20 into every byte lowercases it): its length and its first
     /// and last eight bytes (tokens longer than 16 bytes are hashed by their
     /// ends only; the window check is exact).
+    #[inline(always)]
     fn first_hash(&self, l: &[u8], s: usize, e: usize) -> u64 {
         const LOWER: u64 = 0x2020_2020_2020_2020;
         let (head, tail) = scan::ends(l, s, e);
@@ -209,7 +210,7 @@ impl KnownValues {
     }
 
     /// Can a known value begin with the token `l[s..e]`?
-    #[inline]
+    #[inline(always)]
     fn may_begin(&self, l: &[u8], s: usize, e: usize) -> bool {
         if !has_length(&self.first_lengths, e - s) {
             return false;
@@ -220,6 +221,7 @@ impl KnownValues {
             .is_some_and(|w| w & (1 << (b % 64)) != 0)
     }
 
+    /// Exact check of a window (after both prefilters).
     fn matches(&self, w: &[u8]) -> bool {
         let mut low = [0u8; MAX_VALUE_LEN];
         let Some(dst) = low.get_mut(..w.len()) else {
@@ -247,22 +249,31 @@ impl KnownValues {
             return;
         }
         let mut ring = scan::Ring::default();
-        scan::tokens(l, |s, e| {
+        for (s, e) in scan::Tokens::new(l) {
             ring.push(self.may_begin(l, s, e).then_some(s));
-            for ws in ring.live(self.max_tokens) {
-                let len = e - ws;
-                if len <= MAX_VALUE_LEN
-                    && has_length(&self.lengths, len)
-                    && self.matches(l.get(ws..e).unwrap_or_default())
-                {
-                    out.push(Finding {
-                        kind: Kind::Known,
-                        start: ws,
-                        end: e,
-                    });
-                }
+            if ring.live(self.max_tokens) {
+                self.windows(l, e, &ring, out);
             }
-        });
+        }
+    }
+
+    /// The windows that end at `e` and begin at a live start of `ring`
+    /// (rare: a token that passed the first-token prefilter is recent).
+    #[inline(never)]
+    fn windows(&self, l: &[u8], e: usize, ring: &scan::Ring, out: &mut Vec<Finding>) {
+        for ws in ring.starts(self.max_tokens) {
+            let len = e - ws;
+            if len <= MAX_VALUE_LEN
+                && has_length(&self.lengths, len)
+                && self.matches(l.get(ws..e).unwrap_or_default())
+            {
+                out.push(Finding {
+                    kind: Kind::Known,
+                    start: ws,
+                    end: e,
+                });
+            }
+        }
     }
 }
 

@@ -5,30 +5,56 @@
 
 use super::MAX_TOKENS;
 
-/// Calls `f(start, end)` for every token of `l`, in order.
-#[inline]
-pub(super) fn tokens(l: &[u8], mut f: impl FnMut(usize, usize)) {
-    let mut open: Option<usize> = None;
-    let mut base = 0;
-    while base < l.len() {
-        let m = alnum_mask(l, base);
-        // An edge where a byte's class differs from the one before it:
-        // alternately a token's start and the byte after its end. Bytes past
-        // the line are 0 in `m`, so a token that ends the line ends there.
-        let mut edges = m ^ ((m << 1) | u64::from(open.is_some()));
-        while edges != 0 {
-            let at = base + edges.trailing_zeros() as usize;
-            edges &= edges - 1;
-            match open.take() {
-                None => open = Some(at),
-                Some(s) => f(s, at),
-            }
+/// The tokens of a line as `(start, end)`, in order.
+pub(super) struct Tokens<'a> {
+    l: &'a [u8],
+    /// Where the next 64 bytes to classify begin.
+    base: usize,
+    /// The edges of the current 64 bytes not yet visited.
+    edges: u64,
+    /// Start of the token being read.
+    open: Option<usize>,
+}
+
+impl<'a> Tokens<'a> {
+    pub(super) fn new(l: &'a [u8]) -> Self {
+        Tokens {
+            l,
+            base: 0,
+            edges: 0,
+            open: None,
         }
-        base += 64;
     }
-    // A token running to the end of a line of a multiple of 64 bytes.
-    if let Some(s) = open {
-        f(s, l.len());
+}
+
+impl Iterator for Tokens<'_> {
+    type Item = (usize, usize);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<(usize, usize)> {
+        loop {
+            while self.edges != 0 {
+                // `base` is already past these 64 bytes.
+                let at = self.base - 64 + self.edges.trailing_zeros() as usize;
+                self.edges &= self.edges - 1;
+                match self.open.take() {
+                    None => self.open = Some(at),
+                    Some(s) => return Some((s, at)),
+                }
+            }
+            if self.base >= self.l.len() {
+                // A token running to the end of a line of a multiple of 64
+                // bytes has no edge after it.
+                return self.open.take().map(|s| (s, self.l.len()));
+            }
+            let m = alnum_mask(self.l, self.base);
+            // An edge where a byte's class differs from the one before it:
+            // alternately a token's start and the byte after its end. Bytes
+            // past the line are 0 in `m`, so a token that ends the line
+            // ends there.
+            self.edges = m ^ ((m << 1) | u64::from(self.open.is_some()));
+            self.base += 64;
+        }
     }
 }
 
@@ -98,7 +124,7 @@ pub(super) struct Ring {
 }
 
 impl Ring {
-    #[inline]
+    #[inline(always)]
     pub(super) fn push(&mut self, start: Option<usize>) {
         if let Some(slot) = self.starts.get_mut(self.count % MAX_TOKENS) {
             *slot = start;
@@ -109,15 +135,16 @@ impl Ring {
         }
     }
 
+    /// Is a start among the last `back` tokens?
+    #[inline(always)]
+    pub(super) fn live(&self, back: usize) -> bool {
+        self.count - self.last_some < back
+    }
+
     /// The starts among the last `back` tokens (at most [`MAX_TOKENS`]),
     /// newest first.
-    #[inline]
-    pub(super) fn live(&self, back: usize) -> impl Iterator<Item = usize> + '_ {
-        let back = if self.count - self.last_some < back {
-            back.min(self.count).min(MAX_TOKENS)
-        } else {
-            0
-        };
+    pub(super) fn starts(&self, back: usize) -> impl Iterator<Item = usize> + '_ {
+        let back = back.min(self.count).min(MAX_TOKENS);
         (0..back).filter_map(move |k| {
             let idx = (self.count - 1 - k) % MAX_TOKENS;
             self.starts.get(idx).copied().flatten()
@@ -160,8 +187,7 @@ mod tests {
                         BYTES[(seed >> 33) as usize % BYTES.len()]
                     })
                     .collect();
-                let mut got = Vec::new();
-                tokens(&l, |s, e| got.push((s, e)));
+                let got: Vec<_> = Tokens::new(&l).collect();
                 assert_eq!(got, naive(&l), "{l:?}");
             }
         }

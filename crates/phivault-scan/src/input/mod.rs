@@ -5,6 +5,8 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
+mod inflate;
+
 use crate::report::{InputError, ScanSummary};
 use crate::scanner::{Engine, ScanOptions};
 
@@ -148,18 +150,27 @@ fn walk(engine: &mut Engine<'_>, path: &Path) -> Result<(), ScanError> {
     } else {
         let f = File::open(path).map_err(read_err(path))?;
         // The default capacity: reads of a block bypass its buffer, which
-        // only holds what the gzip test looked at.
-        scan_one(engine, path, BufReader::new(f))
+        // only holds what the gzip test looked at (and the decoder's input).
+        let mut r = BufReader::new(f);
+        let name = path.to_string_lossy();
+        if is_gzip(&mut r, path)? {
+            scan_stream(engine, path, &name, inflate::Gunzip::new(r))
+        } else {
+            scan_stream(engine, path, &name, r)
+        }
     }
 }
 
-fn scan_one(engine: &mut Engine<'_>, path: &Path, mut r: impl BufRead) -> Result<(), ScanError> {
-    let gz = r
-        .fill_buf()
+fn is_gzip(r: &mut impl BufRead, path: &Path) -> Result<bool, ScanError> {
+    Ok(r.fill_buf()
         .map_err(read_err(path))?
-        .starts_with(&[0x1f, 0x8b]);
+        .starts_with(&[0x1f, 0x8b]))
+}
+
+/// Stdin and callers' readers: decompressed on the scanning thread.
+fn scan_one(engine: &mut Engine<'_>, path: &Path, mut r: impl BufRead) -> Result<(), ScanError> {
     let name = path.to_string_lossy();
-    if gz {
+    if is_gzip(&mut r, path)? {
         scan_stream(engine, path, &name, flate2::bufread::MultiGzDecoder::new(r))
     } else {
         scan_stream(engine, path, &name, r)
