@@ -41,13 +41,7 @@ fn main() {
         .unwrap();
     let configured = if mode == "scanknown" {
         // As `phivault bench --only-scan`: 1,000 values none of which occurs.
-        let values: Vec<String> = (0..1_000u32)
-            .map(|i| match i % 3 {
-                0 => format!("Canary{i} Patient{i}"),
-                1 => format!("9{:02}-{:02}-{:04}", i % 100, i % 97, i),
-                _ => format!("canary{i}@example.test"),
-            })
-            .collect();
+        let values = phivault_scan::corpus::absent_known_values(1_000);
         let kv = phivault_scan::KnownValues::from_values(values.iter().map(String::as_str));
         configured.with_known(std::sync::Arc::new(kv.unwrap()))
     } else {

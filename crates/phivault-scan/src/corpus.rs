@@ -60,6 +60,19 @@ pub fn log_text() -> Result<Vec<u8>, CorpusError> {
     Ok(out)
 }
 
+/// `n` synthetic known values of the shapes a canary file lists (names,
+/// SSN-shaped numbers, emails), none of which occurs in the corpus: the
+/// known-value benchmarks' input.
+pub fn absent_known_values(n: u32) -> Vec<String> {
+    (0..n)
+        .map(|i| match i % 3 {
+            0 => format!("Canary{i} Patient{i}"),
+            1 => format!("9{:02}-{:02}-{:04}", i % 100, i % 97, i),
+            _ => format!("canary{i}@example.test"),
+        })
+        .collect()
+}
+
 /// Detections of one kind scored against the labels.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Score {

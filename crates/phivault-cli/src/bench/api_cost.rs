@@ -193,11 +193,11 @@ async fn setup(data: std::path::PathBuf, records: usize) -> BenchResult<Setup> {
 }
 
 /// The reader's user id.
-const READER: &str = "dr.bench";
+pub(super) const READER: &str = "dr.bench";
 
 /// Creates the care-team-limited role and the reader through the API;
 /// returns a session token for them.
-async fn physician_session(url: &str, cert: &str, admin: &str) -> BenchResult<String> {
+pub(super) async fn physician_session(url: &str, cert: &str, admin: &str) -> BenchResult<String> {
     let http = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(cert.as_bytes())?])
         .build()?;

@@ -231,7 +231,8 @@ pub(super) fn spawn_readers(
 }
 
 /// A rotation of `n` DEKs (a separate `phivault keys rotate` process)
-/// beside the embedded server on SQLite under HTTP read load.
+/// beside the embedded server on SQLite under HTTP read load (64 clients
+/// reading 5,000 of the patients as their care-team physician).
 pub async fn rotation_under_load(n: usize, max_rate: Option<u32>) -> BenchResult<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
@@ -242,14 +243,29 @@ pub async fn rotation_under_load(n: usize, max_rate: Option<u32>) -> BenchResult
         ..Default::default()
     };
     let srv = phivault_server::embedded::start_with(&data, over, clock).await?;
-    let ids = Arc::new(load(srv.state.vault.store(), srv.state.vault.keys(), n).await?);
+    let ids = load(srv.state.vault.store(), srv.state.vault.keys(), n).await?;
+    // The readers are a care-team physician (as in the API cost bench) on
+    // the care teams of the first 5,000 patients, which they read: an
+    // admin would raise an access-outside-care-team alert on every read.
+    let sample: Vec<String> = ids.into_iter().take(5_000).collect();
+    for id in &sample {
+        srv.state
+            .vault
+            .store()
+            .set_care_team(id, vec![super::api_cost::READER.to_owned()])
+            .await?;
+    }
+    let token =
+        super::api_cost::physician_session(&srv.url(), &srv.cert_pem, srv.admin_token.as_str())
+            .await?;
+    let ids = Arc::new(sample);
     let (stop, count) = (
         Arc::new(AtomicBool::new(false)),
         Arc::new(AtomicU64::new(0)),
     );
     let readers = spawn_readers(
         srv.url(),
-        srv.admin_token.as_str().to_owned(),
+        token,
         srv.cert_pem.clone(),
         Arc::clone(&ids),
         64,
@@ -273,11 +289,12 @@ pub async fn rotation_under_load(n: usize, max_rate: Option<u32>) -> BenchResult
     let by_kek = srv.state.vault.store().count_deks_by_kek().await?;
     let pace = max_rate.map_or("unthrottled".to_owned(), |r| format!("--max-rate {r}"));
     out::line(format_args!(
-        "rotation of {} DEKs ({pace}) beside the server: {:.1} s ({:.0} DEKs/s); HTTPS reads (64 clients) {base:.0}/s before, {during:.0}/s during: {:.0} % kept; DEKs per kek after: {by_kek:?}",
+        "rotation of {} DEKs ({pace}) beside the server: {:.1} s ({:.0} DEKs/s); HTTPS reads (64 clients) {base:.0}/s before, {during:.0}/s during: {:.0} % kept; DEKs per kek after: {by_kek:?}; security alerts raised: {}",
         rot.0,
         rot.1,
         rot.0 as f64 / rot.1,
-        during / base * 100.0
+        during / base * 100.0,
+        srv.alerts.recent().len(),
     ));
     srv.stop().await;
     Ok(())

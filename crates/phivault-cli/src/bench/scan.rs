@@ -137,16 +137,9 @@ fn gzip(from: &Path, to: &Path) -> BenchResult<()> {
     Ok(())
 }
 
-/// Synthetic known values (none of them in the corpus): names, SSN-shaped
-/// numbers, emails, as a canary file would list them.
+/// 1,000 canary-like known values, none of them in the corpus.
 fn known_values() -> BenchResult<KnownValues> {
-    let values: Vec<String> = (0..1_000u32)
-        .map(|i| match i % 3 {
-            0 => format!("Canary{i} Patient{i}"),
-            1 => format!("9{:02}-{:02}-{:04}", i % 100, i % 97, i),
-            _ => format!("canary{i}@example.test"),
-        })
-        .collect();
+    let values = corpus::absent_known_values(1_000);
     Ok(KnownValues::from_values(values.iter().map(String::as_str))?)
 }
 
