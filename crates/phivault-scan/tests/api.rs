@@ -559,7 +559,7 @@ fn large_gzip_files_report_like_the_plain_file() {
     };
     let (ps, pt) = report(&plain);
     let (gs, gt) = report(&gz);
-    assert!(text.len() > 16 * 64 << 10, "spans many blocks");
+    assert!(text.len() > 16 * (64 << 10), "spans many blocks");
     assert_eq!(
         (gs.findings, gs.lines, gs.bytes),
         (ps.findings, ps.lines, ps.bytes)

@@ -19,7 +19,7 @@ pub(super) enum Gunzip<R: BufRead> {
     /// Inflated by a background thread.
     Background(Background),
     /// Inflated by the caller (no thread could be started).
-    Here(MultiGzDecoder<R>),
+    Here(Box<MultiGzDecoder<R>>),
 }
 
 impl<R: BufRead + Send + 'static> Gunzip<R> {
@@ -42,7 +42,7 @@ impl<R: BufRead + Send + 'static> Gunzip<R> {
                 pos: 0,
                 thread: Some(thread),
             }),
-            (_, Err(SendError(r))) => Gunzip::Here(MultiGzDecoder::new(r)),
+            (_, Err(SendError(r))) => Gunzip::Here(Box::new(MultiGzDecoder::new(r))),
             (Err(_), Ok(())) => Gunzip::Background(Background::failed()),
         }
     }
