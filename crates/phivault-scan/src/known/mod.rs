@@ -199,14 +199,16 @@ impl KnownValues {
     }
 
     /// The prefilter hash of the token `l[s..e]` (an alphanumeric run, so
-    /// OR-ing 0x20 into every byte lowercases it): its length and its first
-    /// and last eight bytes (tokens longer than 16 bytes are hashed by their
-    /// ends only; the window check is exact).
+    /// OR-ing 0x20 into every byte lowercases it): its first and last eight
+    /// bytes (one folded multiply). Tokens of different lengths with the same
+    /// ends collide, and tokens longer than 16 bytes are hashed by their ends
+    /// only: a prefilter, the window check is exact.
     #[inline(always)]
     fn first_hash(&self, l: &[u8], s: usize, e: usize) -> u64 {
         const LOWER: u64 = 0x2020_2020_2020_2020;
         let (head, tail) = scan::ends(l, s, e);
-        self.first.hash_one((e - s, head | LOWER, tail | LOWER))
+        self.first
+            .hash_one(u128::from(head | LOWER) | (u128::from(tail | LOWER) << 64))
     }
 
     /// Can a known value begin with the token `l[s..e]`?
