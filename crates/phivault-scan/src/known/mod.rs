@@ -7,8 +7,8 @@
 //! HMAC-SHA256 tag that confirms a match. The plaintext is zeroized right
 //! after hashing and never stored; neither hash is reproducible outside this
 //! process. At scan time a line's tokens are first tested against a keyed
-//! bitmap of the values' first tokens (foldhash over the token's length and
-//! its first and last eight bytes, lowercased; a prefilter only), and only
+//! bitmap of the values' first tokens (foldhash over the token's first and
+//! last eight bytes, lowercased; a prefilter only), and only
 //! windows that begin with such a token and whose byte length equals the
 //! length of some known value are hashed.
 
