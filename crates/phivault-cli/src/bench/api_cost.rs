@@ -62,8 +62,9 @@ pub async fn run(records: usize, rounds: usize, window: Duration) -> BenchResult
                 side.push(window_rate(url, &setup, concurrency, window).await?);
             }
         }
-        let (w, wo) = (median(&with, |s| s.rate), median(&without, |s| s.rate));
-        let (wc, woc) = (median(&with, |s| s.cpu), median(&without, |s| s.cpu));
+        let m = |v: &[Sample], f: fn(&Sample) -> f64| super::stats::median(v.iter().map(f));
+        let (w, wo) = (m(&with, |s| s.rate), m(&without, |s| s.rate));
+        let (wc, woc) = (m(&with, |s| s.cpu), m(&without, |s| s.cpu));
         out::line(format_args!(
             "HTTPS record reads, SQLite, {concurrency} clients, medians of {rounds} alternating \
              {:.0} s windows: {w:.0}/s with the audit trail, {wo:.0}/s with the discard \
@@ -92,12 +93,6 @@ pub async fn run(records: usize, rounds: usize, window: Duration) -> BenchResult
 struct Sample {
     rate: f64,
     cpu: f64,
-}
-
-fn median(v: &[Sample], f: impl Fn(&Sample) -> f64) -> f64 {
-    let mut x: Vec<f64> = v.iter().map(f).collect();
-    x.sort_by(f64::total_cmp);
-    x.get(x.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// `concurrency` clients read `url` for a one-second warm-up, then for

@@ -19,6 +19,7 @@ use std::time::Instant;
 use phivault_scan::{Detectors, Format, Kind, KnownValues, ScanOptions, corpus};
 
 use super::audit::stat_cpu;
+use super::stats::median;
 use crate::out;
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -173,12 +174,6 @@ fn scan_once(path: &Path, opts: &ScanOptions, report: &Path) -> BenchResult<(Sam
 fn process_cpu() -> BenchResult<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat")?;
     Ok(stat_cpu(&stat).1)
-}
-
-fn median(v: impl Iterator<Item = f64>) -> f64 {
-    let mut x: Vec<f64> = v.collect();
-    x.sort_by(f64::total_cmp);
-    x.get(x.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 #[allow(clippy::cast_precision_loss, reason = "byte counts far below 2^52")]

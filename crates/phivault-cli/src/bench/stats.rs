@@ -19,6 +19,13 @@ pub struct Row {
     pub n: usize,
 }
 
+/// The median of some figures (NaN when there are none).
+pub fn median(v: impl IntoIterator<Item = f64>) -> f64 {
+    let mut x: Vec<f64> = v.into_iter().collect();
+    x.sort_by(f64::total_cmp);
+    x.get(x.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 /// Summarizes latencies.
 pub fn row(system: &'static str, op: &'static str, mut samples: Vec<Duration>) -> Row {
     samples.sort_unstable();

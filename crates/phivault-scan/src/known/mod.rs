@@ -12,7 +12,7 @@
 //! windows that begin with such a token and whose byte length equals the
 //! length of some known value are hashed.
 
-mod scan;
+mod tokens;
 
 use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
@@ -59,7 +59,8 @@ pub struct KnownValues {
     tags: HashSet<[u8; 32]>,
     lengths: [u64; 4],
     max_tokens: usize,
-    /// Keyed hashes of the values' first tokens, and their lengths.
+    /// Keyed hashes of the values' first tokens (until `finish`), and
+    /// their lengths.
     first: TokenHasher,
     firsts: HashSet<u64>,
     first_lengths: [u64; 4],
@@ -74,19 +75,6 @@ impl std::fmt::Debug for KnownValues {
             .field("count", &self.tags.len())
             .finish_non_exhaustive()
     }
-}
-
-fn tokens(v: &[u8]) -> usize {
-    let mut n = 0;
-    let mut prev = false;
-    for &b in v {
-        let a = alnum(b);
-        if a && !prev {
-            n += 1;
-        }
-        prev = a;
-    }
-    n
 }
 
 impl KnownValues {
@@ -116,7 +104,8 @@ impl KnownValues {
             .clamp(FIRST_BITS.0, FIRST_BITS.1);
         self.first_shift = 64 - bits.trailing_zeros();
         self.first_bits = vec![0; bits / 64];
-        for &h in &self.firsts {
+        // Only the bitmap is needed from here on.
+        for h in std::mem::take(&mut self.firsts) {
             let b = (h >> self.first_shift) as usize;
             if let Some(w) = self.first_bits.get_mut(b / 64) {
                 *w |= 1 << (b % 64);
@@ -178,7 +167,7 @@ impl KnownValues {
         if v.is_empty() {
             return Ok(());
         }
-        let nt = tokens(v);
+        let nt = tokens::Tokens::new(v).count();
         if v.len() > MAX_VALUE_LEN || nt > MAX_TOKENS {
             return Err(());
         }
@@ -206,7 +195,7 @@ impl KnownValues {
     #[inline(always)]
     fn first_hash(&self, l: &[u8], s: usize, e: usize) -> u64 {
         const LOWER: u64 = 0x2020_2020_2020_2020;
-        let (head, tail) = scan::ends(l, s, e);
+        let (head, tail) = tokens::ends(l, s, e);
         self.first
             .hash_one(u128::from(head | LOWER) | (u128::from(tail | LOWER) << 64))
     }
@@ -250,8 +239,8 @@ impl KnownValues {
         if self.tags.is_empty() {
             return;
         }
-        let mut ring = scan::Ring::default();
-        for (s, e) in scan::Tokens::new(l) {
+        let mut ring = tokens::Ring::default();
+        for (s, e) in tokens::Tokens::new(l) {
             ring.push(self.may_begin(l, s, e).then_some(s));
             if ring.live(self.max_tokens) {
                 self.windows(l, e, &ring, out);
@@ -262,7 +251,7 @@ impl KnownValues {
     /// The windows that end at `e` and begin at a live start of `ring`
     /// (rare: a token that passed the first-token prefilter is recent).
     #[inline(never)]
-    fn windows(&self, l: &[u8], e: usize, ring: &scan::Ring, out: &mut Vec<Finding>) {
+    fn windows(&self, l: &[u8], e: usize, ring: &tokens::Ring, out: &mut Vec<Finding>) {
         for ws in ring.starts(self.max_tokens) {
             let len = e - ws;
             if len <= MAX_VALUE_LEN
